@@ -1,0 +1,366 @@
+/**
+ * `npm run bench` — the gateway measured end to end, over real HTTP, on real PostgreSQL and Redis.
+ * Every figure is a ratio or a distribution measured side by side in one run (the machine is shared
+ * and noisy; absolute numbers move, ratios much less).
+ *
+ *  1. hit path vs its limit: GET /api/v1/conversations from L1 vs a bare route (verify the same token,
+ *     send the same bytes), autocannon, alternating rounds;
+ *  2. L2 hit and miss path p50/p99 at each dataset scale, and growth from the smallest to the largest;
+ *  3. write path: POST message with the cache on (2 instances, Redis, acks) vs off, 2 and 200 members;
+ *  4. a chat workload: Zipf-active users, ~20 list reads per message, 3 instances: hit rate, p50/p99;
+ *  5. cross-instance: time from a write's 2xx on A to B serving the new list.
+ *
+ * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst  --seconds 5
+ *          --workload-seconds 20  --connections 32
+ */
+import autocannon from 'autocannon';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { createTokenService } from '../src/domain/auth/tokens.js';
+import { TestRedis } from '../test/helpers/redis.js';
+import { generateDataset, type Dataset } from './lib/dataset.js';
+import { request, timeSequential } from './lib/http-client.js';
+import { startInstance, type Instance } from './lib/instances.js';
+import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
+import { Progress } from './lib/progress.js';
+import { round, summarize } from './lib/stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    scales: { type: 'string', default: '100000,300000,1000000' },
+    only: { type: 'string', default: 'hit,scales,write,workload,xinst' },
+    seconds: { type: 'string', default: '5' },
+    'workload-seconds': { type: 'string', default: '20' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const only = new Set(args.only!.split(','));
+const scales = args.scales!.split(',').map(Number);
+const SECONDS = Number(args.seconds);
+const SECRET = 'bench-secret-bench-secret-bench-secret';
+const tokens = createTokenService(SECRET, 3600);
+const progress = new Progress('bench');
+const results: Record<string, unknown> = { startedAt: new Date().toISOString(), scales };
+const md: string[] = [];
+const LIST = '/api/v1/conversations';
+
+const tokenFor = (u: { id: string; username: string }) => tokens.sign({ sub: u.id, username: u.username });
+const ms = (x: number) => round(x);
+
+interface Env {
+  db: BenchDatabase;
+  redis: TestRedis;
+  data: Dataset;
+  base: Record<string, string>;
+}
+
+async function withInstances<T>(envs: Array<Record<string, string>>, fn: (i: Instance[]) => Promise<T>): Promise<T> {
+  const started: Instance[] = [];
+  try {
+    for (const e of envs) started.push(await startInstance(e));
+    return await fn(started);
+  } finally {
+    for (const i of started) await i.stop();
+  }
+}
+
+/** 1. The hit path against its limit. */
+async function hitPath(env: Env) {
+  const hot = { id: env.data.hotUserId, username: env.data.hotUsername };
+  const token = tokenFor(hot);
+  return withInstances([{ ...env.base, BENCH_BARE_TOKEN: token }], async ([inst]) => {
+    const first = await request(inst!.url + LIST, { token });
+    const seen: string[] = [];
+    for (let i = 0; i < 5 && seen.at(-1) !== 'HIT-L1'; i++) seen.push(String((await request(inst!.url + LIST, { token })).headers['x-cache']));
+    if (seen.at(-1) !== 'HIT-L1') throw new Error(`expected an L1 hit, got ${seen.join(',')}`);
+    const bare = await request(inst!.bareUrl! + LIST, { token });
+    if (bare.body !== first.body) throw new Error('the bare route does not send the same bytes');
+    const run = async (url: string) => {
+      const r = await autocannon({ url: url + LIST, connections: Number(args.connections), duration: SECONDS, headers: { authorization: `Bearer ${token}` } });
+      if (r.non2xx > 0 || r.errors > 0) throw new Error(`errors during the run: ${r.non2xx} non-2xx, ${r.errors} errors`);
+      return r.requests.average;
+    };
+    const rounds: Array<{ gateway: number; bare: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      progress.update(`hit path round ${i + 1}/3`, i, 3);
+      const gateway = await run(inst!.url);
+      const bareRps = await run(inst!.bareUrl!);
+      rounds.push({ gateway, bare: bareRps });
+    }
+    const ratios = rounds.map((r) => r.gateway / r.bare).sort((a, b) => a - b);
+    const out = { bodyBytes: first.body.length, rounds, ratioMedian: round(ratios[1]!) };
+    md.push(
+      '### 1. Hit path vs its limit (requests/s, autocannon, ' + `${args.connections} connections, ${SECONDS} s per round)`,
+      '| round | gateway L1 hit | bare route | ratio |',
+      '|---|---|---|---|',
+      ...rounds.map((r, i) => `| ${i + 1} | ${Math.round(r.gateway)} | ${Math.round(r.bare)} | ${round(r.gateway / r.bare)} |`),
+      `Median ratio: **${out.ratioMedian}** (goal ≥ 0.8); body ${out.bodyBytes} bytes (20 items).`,
+      '',
+    );
+    return out;
+  });
+}
+
+/** 2. L2 hit and miss path at one scale. */
+async function l2AndMiss(env: Env, scale: number) {
+  const token = tokenFor({ id: env.data.hotUserId, username: env.data.hotUsername });
+  return withInstances(
+    [
+      // An L1 budget smaller than one list: every read goes to L2.
+      { ...env.base, CACHE_L1_MAX_BYTES: '1024' },
+      { ...env.base, CACHE_ENABLED: 'false' },
+    ],
+    async ([l2, miss]) => {
+      await request(l2!.url + LIST, { token });
+      const origins = new Map<string, number>();
+      const l2Lat = await timeSequential(1000, async () => {
+        const r = await request(l2!.url + LIST, { token });
+        origins.set(String(r.headers['x-cache']), (origins.get(String(r.headers['x-cache'])) ?? 0) + 1);
+      });
+      const missLat = await timeSequential(1000, () => request(miss!.url + LIST, { token }));
+      return { scale, l2: summarize(l2Lat), miss: summarize(missLat), l2Origins: Object.fromEntries(origins) };
+    },
+  );
+}
+
+/** 3. Write path, cache on vs off. */
+async function writePath(env: Env) {
+  const hot = { id: env.data.hotUserId, username: env.data.hotUsername };
+  const token = tokenFor(hot);
+  const N = 300;
+  const out: Array<Record<string, number>> = [];
+  const convIds: Record<string, string> = {};
+  await withInstances([{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }], async ([inst]) => {
+    const others = env.data.sampleUsers.slice(0, 199);
+    const direct = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'direct', memberIds: [others[0]!.id] } });
+    const group = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'group', title: 'Bench 200', memberIds: others.map((o) => o.id) } });
+    convIds['2'] = JSON.parse(direct.body).data.id;
+    convIds['200'] = JSON.parse(group.body).data.id;
+  });
+  const post = (url: string, conv: string) => (i: number) =>
+    request(`${url}${LIST}/${conv}/messages`, { method: 'POST', token, body: { content: `bench message ${i}` } }).then((r) => {
+      if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.body}`);
+    });
+  for (let round = 0; round < 3; round++) {
+    progress.update(`write path round ${round + 1}/3`, round, 3);
+    const row: Record<string, number> = {};
+    await withInstances([{ ...env.base }, { ...env.base }], async ([a]) => {
+      for (const size of ['2', '200']) row[`on${size}`] = summarize(await timeSequential(N, post(a!.url, convIds[size]!))).p50;
+    });
+    await withInstances([{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }], async ([a]) => {
+      for (const size of ['2', '200']) row[`off${size}`] = summarize(await timeSequential(N, post(a!.url, convIds[size]!))).p50;
+    });
+    out.push(row);
+  }
+  const median = (k: string) => out.map((r) => r[k]!).sort((a, b) => a - b)[1]!;
+  const summary = {
+    rounds: out,
+    p50: { on2: median('on2'), off2: median('off2'), on200: median('on200'), off200: median('off200') },
+    ratio2: round(median('on2') / median('off2')),
+    ratio200: round(median('on200') / median('off200')),
+  };
+  md.push(
+    `### 3. Write path: POST message p50 (ms), cache on (2 instances + Redis, fresh mode) vs off; ${N} sequential posts per round, median of 3 rounds`,
+    '| members | cache on | cache off | ratio |',
+    '|---|---|---|---|',
+    `| 2 | ${ms(summary.p50.on2)} | ${ms(summary.p50.off2)} | ${summary.ratio2} |`,
+    `| 200 | ${ms(summary.p50.on200)} | ${ms(summary.p50.off200)} | ${summary.ratio200} |`,
+    'Goal: ratio under 1.1.',
+    '',
+  );
+  return summary;
+}
+
+/** Zipf(s = 1) ranks over n items, by inverse CDF. */
+function zipfSampler(n: number, rand: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 1; k <= n; k++) cdf[k - 1] = sum += 1 / k;
+  return () => {
+    const x = rand() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+function mulberry32(seed: number): () => number {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 4. A chat workload on 3 instances. */
+async function workload(env: Env) {
+  const { rows } = await env.db.db.query<{ id: string; username: string; convs: string[] }>(
+    `SELECT u.id::text AS id, u.username, array_agg(m.conversation_id::text) AS convs
+     FROM users u JOIN conversation_members m ON m.user_id = u.id AND m.left_at IS NULL
+     WHERE u.username <> $1 GROUP BY u.id ORDER BY u.id LIMIT 10000`,
+    [env.data.hotUsername],
+  );
+  const rand = mulberry32(42);
+  const zipf = zipfSampler(rows.length, rand);
+  const users = rows.map((r) => ({ ...r, token: tokenFor(r) }));
+  const seconds = Number(args['workload-seconds']);
+  return withInstances([env.base, env.base, env.base], async (insts) => {
+    const statsBefore = await Promise.all(insts.map((i) => i.stats()));
+    const reads: number[] = [];
+    const writes: number[] = [];
+    const origins: Record<string, number> = {};
+    let errors = 0;
+    const end = performance.now() + seconds * 1000;
+    const worker = async () => {
+      while (performance.now() < end) {
+        const u = users[zipf()]!;
+        const inst = insts[Math.floor(rand() * insts.length)]!;
+        const t0 = performance.now();
+        if (rand() < 1 / 21) {
+          const conv = u.convs[Math.floor(rand() * u.convs.length)]!;
+          const r = await request(`${inst.url}${LIST}/${conv}/messages`, { method: 'POST', token: u.token, body: { content: 'hi' } });
+          if (r.status !== 201) errors++;
+          writes.push(performance.now() - t0);
+        } else {
+          const r = await request(inst.url + LIST, { token: u.token });
+          if (r.status !== 200) errors++;
+          const o = String(r.headers['x-cache']);
+          origins[o] = (origins[o] ?? 0) + 1;
+          reads.push(performance.now() - t0);
+        }
+        progress.update('workload', Math.round(seconds * 1000 - (end - performance.now())), seconds * 1000);
+      }
+    };
+    await Promise.all(Array.from({ length: Number(args.connections) }, worker));
+    const statsAfter = await Promise.all(insts.map((i) => i.stats()));
+    const invalidations = statsAfter.reduce((s, x, i) => s + (x!.invalidations - statsBefore[i]!.invalidations), 0);
+    const hits = (origins['HIT-L1'] ?? 0) + (origins['HIT-L2'] ?? 0);
+    const out = {
+      users: users.length,
+      seconds,
+      reads: reads.length,
+      writes: writes.length,
+      errors,
+      origins,
+      hitRate: round(hits / reads.length),
+      read: summarize(reads),
+      write: summarize(writes),
+      invalidationsPerSecond: round(invalidations / seconds),
+    };
+    md.push(
+      `### 4. Chat workload: ${users.length} users, Zipf(1) activity, 1 write per 20 reads, 3 instances, ${args.connections} concurrent clients, ${seconds} s`,
+      '| reads | writes | hit rate (L1+L2) | L1 / L2 / miss | read p50 / p99 (ms) | write p50 / p99 (ms) | invalidations/s | errors |',
+      '|---|---|---|---|---|---|---|---|',
+      `| ${out.reads} | ${out.writes} | ${out.hitRate} | ${origins['HIT-L1'] ?? 0} / ${origins['HIT-L2'] ?? 0} / ${origins.MISS ?? 0} | ${ms(out.read.p50)} / ${ms(out.read.p99)} | ${ms(out.write.p50)} / ${ms(out.write.p99)} | ${out.invalidationsPerSecond} | ${errors} |`,
+      '',
+    );
+    return out;
+  });
+}
+
+/** 5. Time from a write's 2xx on A to B serving the new list. */
+async function crossInstance(env: Env) {
+  const hot = { id: env.data.hotUserId, username: env.data.hotUsername };
+  const reader = env.data.sampleUsers[0]!;
+  const writerToken = tokenFor(hot);
+  const readerToken = tokenFor(reader);
+  return withInstances([env.base, env.base], async ([a, b]) => {
+    const conv = JSON.parse((await request(a!.url + LIST, { method: 'POST', token: writerToken, body: { type: 'group', title: 'xinst', memberIds: [reader.id] } })).body).data.id;
+    const delays: number[] = [];
+    let freshOnFirstRead = 0;
+    const N = 300;
+    for (let i = 0; i < N; i++) {
+      await request(b!.url + LIST, { token: readerToken }); // B holds the list before the write
+      const posted = await request(`${a!.url}${LIST}/${conv}/messages`, { method: 'POST', token: writerToken, body: { content: `x${i}` } });
+      const acked = performance.now();
+      const id = JSON.parse(posted.body).data.id;
+      for (let attempt = 0; ; attempt++) {
+        const r = await request(b!.url + LIST, { token: readerToken });
+        if (JSON.parse(r.body).data[0]?.lastMessage?.id === id) {
+          if (attempt === 0) freshOnFirstRead++;
+          delays.push(performance.now() - acked);
+          break;
+        }
+      }
+    }
+    const out = { n: N, freshOnFirstRead, delay: summarize(delays) };
+    md.push(
+      `### 5. Cross-instance: from a write's 2xx on A to B serving the new list (${N} writes; B had the old list cached)`,
+      `p50 ${ms(out.delay.p50)} ms, p99 ${ms(out.delay.p99)} ms (one GET round trip included); the first read after the 2xx was already fresh ${freshOnFirstRead}/${N} times.`,
+      '',
+    );
+    return out;
+  });
+}
+
+async function main() {
+  const redis = await TestRedis.start();
+  const scaleRows: Awaited<ReturnType<typeof l2AndMiss>>[] = [];
+  try {
+    for (const [i, scale] of scales.entries()) {
+      const db = await createBenchDatabase(`chatgate_bench_http_${scale}`, { max: 4 });
+      try {
+        const data = await generateDataset(db.db, {
+          messages: scale,
+          users: Math.max(10_000, scale / 20),
+          sampleUsers: 300,
+          onProgress: (p) => progress.update(`${scale} msgs: ${p.phase}`, p.done, p.total),
+        });
+        const env: Env = {
+          db,
+          redis,
+          data,
+          base: { DATABASE_URL: db.url, REDIS_URL: redis.url, JWT_SECRET: SECRET, CACHE_NAMESPACE: `bench${scale}x${Date.now()}` },
+        };
+        if (only.has('scales')) {
+          progress.update(`${scale} msgs: L2 and miss`, 0);
+          scaleRows.push(await l2AndMiss(env, scale));
+        }
+        if (i === 0) {
+          if (only.has('hit')) results.hit = await hitPath(env);
+          if (only.has('write')) results.write = await writePath(env);
+          if (only.has('workload')) results.workload = await workload(env);
+          if (only.has('xinst')) results.crossInstance = await crossInstance(env);
+        }
+      } finally {
+        await db.drop();
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+  if (scaleRows.length > 0) {
+    const first = scaleRows[0]!;
+    const last = scaleRows[scaleRows.length - 1]!;
+    results.scales = scaleRows;
+    md.push(
+      '### 2. L2 hit and miss path (hot user: 500 conversations, default page of 20; 1000 sequential requests each, ms)',
+      '| messages | L2 hit p50 | L2 hit p99 | miss (database) p50 | miss p99 |',
+      '|---|---|---|---|---|',
+      ...scaleRows.map((r) => `| ${r.scale.toLocaleString('en-US')} | ${ms(r.l2.p50)} | ${ms(r.l2.p99)} | ${ms(r.miss.p50)} | ${ms(r.miss.p99)} |`),
+      `Growth smallest → largest: L2 p50 ×${round(last.l2.p50 / first.l2.p50)}, miss p50 ×${round(last.miss.p50 / first.miss.p50)}.`,
+      '',
+    );
+  }
+  progress.done('done');
+  await mkdir('bench/results', { recursive: true });
+  await writeFile('bench/results/http.json', JSON.stringify(results, null, 2));
+  const text = [`## npm run bench (${results.startedAt as string})`, '', ...md].join('\n');
+  await writeFile('bench/results/http.md', text);
+  process.stdout.write(`${text}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

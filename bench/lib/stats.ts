@@ -1,0 +1,56 @@
+/** Latency statistics for benchmarks. All values in the unit of the samples (milliseconds here). */
+
+/**
+ * The p-th percentile (0 ≤ p ≤ 100) of `sorted` (ascending), linearly interpolated between
+ * the closest ranks (the same definition as numpy's default and PostgreSQL's percentile_cont).
+ */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  if (p <= 0) return sorted[0]!;
+  if (p >= 100) return sorted[sorted.length - 1]!;
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  const a = sorted[lo]!;
+  const b = sorted[hi]!;
+  return a + (b - a) * (rank - lo);
+}
+
+export interface Summary {
+  n: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export function summarize(samples: readonly number[]): Summary {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const sum = sorted.reduce((s, x) => s + x, 0);
+  return {
+    n: sorted.length,
+    min: sorted[0] ?? Number.NaN,
+    mean: sorted.length ? sum / sorted.length : Number.NaN,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+  };
+}
+
+/** Rounds for display/JSON: 3 significant decimals below 10, 2 below 100, 1 above. */
+export function round(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  const d = Math.abs(x) < 10 ? 3 : Math.abs(x) < 100 ? 2 : 1;
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+/** Times `fn` once, in milliseconds (high-resolution monotonic clock). */
+export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}

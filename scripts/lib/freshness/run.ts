@@ -1,0 +1,455 @@
+/**
+ * One run of the freshness checker: a private Redis, a fresh database, N gateway instances and an
+ * uncached oracle; a seeded concurrent workload with an optional fault; then the final comparisons.
+ */
+import pg from 'pg';
+import { startCluster, type Cluster } from './cluster.js';
+import { createRunDatabase, DEFAULT_ADMIN_URL, terminateBackends, useGivenDatabase, type RunDatabase } from './database.js';
+import { compareWithOracle, verifyDatabase } from './final.js';
+import { LogCollector } from './logs.js';
+import { World } from './model.js';
+import { Prng } from './prng.js';
+import { OwnRedis } from './redis-server.js';
+import { Progress } from './report.js';
+import { newStats, ROUTES, WEIGHTS, Workload, type WriteChoice } from './workload.js';
+
+export const SCENARIOS = ['none', 'redis-kill', 'redis-pause', 'bus-kill', 'pg-terminate'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface RunOptions {
+  scenario: Scenario;
+  seed: number;
+  durationS: number;
+  users: number;
+  instances?: number;
+  writers?: number;
+  readers?: number;
+  /** A database to use instead of a fresh one (migrated, never dropped). */
+  databaseUrl?: string | undefined;
+  /** Server on which the fresh database is created. */
+  adminUrl?: string;
+  /** redis-pause: how long Redis stays stopped (default 5000). redis-kill: how long it stays dead (3000). */
+  pauseMs?: number;
+  killMs?: number;
+  /** Conversations per user stay below this (a list of limit 100 must hold them all). */
+  maxConvsPerUser?: number;
+  /** Reads per instance and list variant in the final oracle comparison (default 2: the cached one, then the refill). */
+  oracleRounds?: number;
+  /**
+   * Self-test of the checker: instance 0 stops invalidating (its writes no longer reach any cache), so
+   * the run must report violations and oracle mismatches. Never used for a real check.
+   */
+  sabotage?: boolean;
+  progress?: boolean;
+}
+
+export interface RunResult {
+  scenario: Scenario;
+  seed: number;
+  users: number;
+  instances: number;
+  ops: number;
+  reads: number;
+  readsChecked: number;
+  facts: number;
+  violations: number;
+  read5xx: number;
+  read503Tolerated: number;
+  readOther: number;
+  /** Exceptions nobody caught (each would have crashed a gateway process). */
+  uncaught: number;
+  writes2xx: number;
+  writes4xxExpected: number;
+  writes503: number;
+  writesUnexpected: number;
+  oracleCompared: number;
+  oracleMismatches: number;
+  dbChecked: number;
+  dbFailures: number;
+  outboxRows: number;
+  xcache: Record<string, number>;
+  faults: string[];
+  routes: string[];
+  gatewayLogs: string[];
+  phases: string[];
+  failures: string[];
+  passed: boolean;
+  loadMs: number;
+  /** Of this process (the instances and the load generator) during the load: 1.0 = CPU-bound. */
+  eventLoopUtilization: number;
+  totalMs: number;
+}
+
+const JWT_SECRET = 'freshness-check-secret-0123456789';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+async function limited<T>(items: T[], n: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
+/** What a scenario runs on: a private Redis, a database, the instances and the oracle. */
+export interface Environment {
+  redis: OwnRedis;
+  db: RunDatabase;
+  cluster: Cluster;
+  logs: LogCollector;
+  adminUrl: string;
+  adminUsername: string;
+  /** Token of the admin user (registered by the first scenario through the API). */
+  adminToken: string | undefined;
+  suffix: string;
+  runs: number;
+}
+
+export interface EnvironmentOptions {
+  label: string;
+  instances?: number;
+  databaseUrl?: string | undefined;
+  adminUrl?: string | undefined;
+}
+
+export async function createEnvironment(o: EnvironmentOptions): Promise<Environment> {
+  const adminUrl = o.adminUrl ?? DEFAULT_ADMIN_URL;
+  const suffix = `${Date.now().toString(36)}${process.pid.toString(36)}`.slice(-10);
+  const adminUsername = `fcadmin${suffix}`;
+  const logs = new LogCollector('warn');
+  const redis = await OwnRedis.start();
+  let db: RunDatabase | undefined;
+  try {
+    db = o.databaseUrl ? await useGivenDatabase(o.databaseUrl) : await createRunDatabase(adminUrl, o.label);
+    const cluster = await startCluster({
+      databaseUrl: db.url,
+      redisUrl: redis.url,
+      namespace: `fc${suffix}`,
+      jwtSecret: JWT_SECRET,
+      instances: o.instances ?? 3,
+      adminUsername,
+      logger: logs.logger,
+    });
+    return { redis, db, cluster, logs, adminUrl, adminUsername, adminToken: undefined, suffix, runs: 0 };
+  } catch (err) {
+    await db?.drop().catch(() => undefined);
+    await redis.stop();
+    throw err;
+  }
+}
+
+/** Closes the instances, stops the Redis, drops the database (when it was created here). */
+export async function closeEnvironment(env: Environment): Promise<void> {
+  await env.cluster.close().catch(() => undefined);
+  await env.redis.stop().catch(() => undefined);
+  await env.db.drop();
+}
+
+interface FaultEvent {
+  atMs: number;
+  label: string;
+  run: () => Promise<string>;
+}
+
+export async function runScenario(o: RunOptions, shared?: Environment): Promise<RunResult> {
+  const started = performance.now();
+  const writers = o.writers ?? 6;
+  const readers = o.readers ?? 6;
+  const progress = new Progress(o.progress ?? true);
+  const failures: string[] = [];
+  const faults: string[] = [];
+  const stats = newStats();
+  const world = new World();
+  const rng = new Prng(o.seed);
+  const terminations: number[] = [];
+
+  let env: Environment | undefined = shared;
+  let loadMs = 0;
+  let oracleCompared = 0;
+  let oracleMismatches = 0;
+  let dbChecked = 0;
+  let dbFailures = 0;
+  let outboxRows = -1;
+  let eventLoopUtilization = 0;
+  const phases: string[] = [];
+  let phaseAt = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases.push(`${name} ${((now - phaseAt) / 1000).toFixed(1)}s`);
+    phaseAt = now;
+  };
+
+  // An exception nobody catches would crash a gateway process in production: record it as a failure
+  // (with its stack) and go on, so that the rest of the run still reports.
+  // Exclusive while the run lasts (a test runner's own handler would otherwise end the whole run).
+  const uncaught: string[] = [];
+  const onUncaught = (err: unknown) => {
+    uncaught.push(err instanceof Error ? `${err.message}${(err as { code?: string }).code ? ` (${(err as { code?: string }).code})` : ''}\n${err.stack ?? ''}` : String(err));
+  };
+  const previousHandlers = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onUncaught);
+
+  try {
+    env ??= await createEnvironment({ label: o.scenario, instances: o.instances, databaseUrl: o.databaseUrl, adminUrl: o.adminUrl });
+    env.logs.counts.clear();
+    const run = ++env.runs;
+    const { redis, db, cluster, adminUrl } = env;
+    const clients = cluster.instances.map((i) => i.client);
+    phase('start');
+
+    // Every write route the gateway registered must be one the workload sends.
+    const known = new Set<string>(Object.values(ROUTES));
+    const writeRoutes = cluster.instances[0]!.gw.app.routeTable
+      .filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method))
+      .map((r) => `${r.method} ${r.url}`);
+    for (const r of writeRoutes) if (!known.has(r)) failures.push(`write route ${r} is not exercised by the workload (add it)`);
+
+    const wl = new Workload(world, clients, stats, {
+      maxConvsPerUser: o.maxConvsPerUser ?? 60,
+      adminToken: '',
+      adminUsername: env.adminUsername,
+      t0: started,
+      readFaultTolerated: (S, R, status) =>
+        o.scenario === 'pg-terminate' && status === 503 && terminations.some((t) => S <= t + 2000 && R >= t),
+    });
+
+    // ---- setup: users, an admin, seed conversations, and one write of every kind.
+    const prefix = `fc${env.suffix}r${run}`;
+    if (!env.adminToken) {
+      const admin = await wl.registerUser(rng, env.adminUsername, 'Admin');
+      env.adminToken = admin.token;
+      wl.userList.splice(wl.userList.indexOf(admin), 1);
+      world.users.delete(admin.id);
+    }
+    wl.opts.adminToken = env.adminToken;
+    // Two users through the register route, the rest inserted (see insertUsers).
+    await wl.registerUser(rng, `${prefix}a`, 'Registered A');
+    await wl.registerUser(rng, `${prefix}b`, 'Registered B');
+    await wl.insertUsers(db.url, JWT_SECRET, Array.from({ length: Math.max(1, o.users - 2) }, (_, i) => `${prefix}u${i}`));
+    phase('users');
+    const users = wl.userList;
+    await limited(users, 8, async (u, i) => {
+      const r = rng.fork();
+      if (i % 2 === 0) await wl.createGroup(r, u);
+      if (i % 3 === 0) await wl.createDirect(r, u);
+      if (i % 8 === 0) await wl.createPublic(r, u);
+      await wl.post(r, u);
+    });
+    phase('seed');
+    const tour: WriteChoice[] = ['post', 'read', 'edit', 'deleteMsg', 'profile', 'rename', 'addMember', 'removeMember', 'leave', 'join', 'createGroup', 'createPublic', 'createDirect', 'deleteConv', 'login', 'clearCache', 'invalid'];
+    await Promise.all(tour.map((k) => wl.write(k, rng.fork(), rng.pick(users)!)));
+    const setupWrites = stats.writes;
+    if (o.sabotage) (cluster.instances[0]!.gw.writer as unknown as { subscribers: unknown[] }).subscribers.length = 0;
+    phase('setup');
+
+    // ---- load with the fault schedule.
+    const D = o.durationS * 1000;
+    const plan = faultPlan(o, D, redis, db, adminUrl, terminations);
+    const lastFault = plan.length ? Math.max(...plan.map((p) => p.atMs)) : 0;
+    const loadEndMs = Math.max(D, lastFault + 1000);
+    const loadStart = performance.now();
+    const elu0 = performance.eventLoopUtilization();
+    let stop = false;
+    const elapsed = () => performance.now() - loadStart;
+
+    const writerLoop = async (r: Prng) => {
+      while (!stop) {
+        const u = r.pick(users)!;
+        const op = await wl.write(r.weighted(WEIGHTS), r, u);
+        if (op && op.status === 'ok' && r.chance(0.6)) await wl.readAfter(r, op);
+      }
+    };
+    const readerLoop = async (r: Prng) => {
+      while (!stop) await wl.readList(r, r.pick(users)!);
+    };
+    const line = () =>
+      `[${o.scenario}] ${(elapsed() / 1000).toFixed(1)}s ops=${stats.writes} reads=${stats.reads} checked=${stats.readsChecked} facts=${stats.facts} violations=${stats.violations.length} read5xx=${stats.read5xx} w2xx=${stats.writes2xx} w503=${stats.writes503} wUnexp=${stats.writesUnexpected}`;
+    const pumpTimer = setInterval(() => {
+      wl.pump(false, 25);
+      progress.update(line());
+    }, 100);
+    const faultRunner = (async () => {
+      for (const ev of plan) {
+        await sleep(ev.atMs - elapsed());
+        try {
+          const what = await ev.run();
+          faults.push(`${(elapsed() / 1000).toFixed(1)}s ${ev.label}${what ? ` (${what})` : ''}`);
+        } catch (err) {
+          failures.push(`fault ${ev.label} failed: ${String(err)}`);
+        }
+      }
+    })();
+    const loops = [...Array.from({ length: writers }, () => writerLoop(rng.fork())), ...Array.from({ length: readers }, () => readerLoop(rng.fork()))];
+    await sleep(loadEndMs);
+    stop = true;
+    await faultRunner;
+    await Promise.all(loops);
+    loadMs = elapsed();
+    clearInterval(pumpTimer);
+    eventLoopUtilization = performance.eventLoopUtilization(elu0).utilization;
+    phase('load');
+
+    // ---- heal, and wait until the service has recovered: leases back, queued invalidations replayed, outbox empty.
+    if (redis.isPaused) redis.resume();
+    if (!redis.isRunning) await redis.restart();
+    for (const inst of cluster.instances) {
+      try {
+        await inst.gw.engine?.ready(20_000);
+      } catch (err) {
+        failures.push(`instance ${inst.index} did not recover its lease: ${String(err)}`);
+      }
+    }
+    const drained = await waitRecovered(cluster, db.url, 40_000);
+    if (!drained.ok) failures.push(`recovery incomplete after 40 s: ${drained.detail}`);
+    progress.update(`[${o.scenario}] load done in ${(loadMs / 1000).toFixed(1)}s; checking the remaining reads…`);
+    phase('recovery');
+    wl.pump(true, Infinity);
+    phase('check');
+
+    // ---- final: lists vs the oracle, database durability and integrity.
+    const oracle = await compareWithOracle(world, cluster.instances, cluster.oracle, o.oracleRounds ?? 2);
+    oracleCompared = oracle.compared;
+    oracleMismatches = oracle.mismatches.length;
+    for (const m of oracle.mismatches.slice(0, 20)) failures.push(`oracle mismatch: ${m}`);
+    for (const m of oracle.errors.slice(0, 20)) failures.push(`final read failed: ${m}`);
+    const dbv = await verifyDatabase(world, db.url);
+    dbChecked = dbv.checked;
+    dbFailures = dbv.failures.length;
+    outboxRows = dbv.outboxRows;
+    for (const m of dbv.failures.slice(0, 20)) failures.push(`database: ${m}`);
+    if (setupWrites === stats.writes) failures.push('the load sent no write');
+    phase('final');
+  } catch (err) {
+    failures.push(`run aborted: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  } finally {
+    // Late errors of connections closed by the teardown still land here; then hand the handlers back.
+    await sleep(200);
+    process.off('uncaughtException', onUncaught);
+    for (const h of previousHandlers) process.on('uncaughtException', h);
+    if (env && !shared) await closeEnvironment(env).catch((err) => failures.push(`teardown: ${String(err)}`));
+    phase('teardown');
+  }
+
+  for (const v of stats.violations.slice(0, 25)) {
+    failures.push(
+      `VIOLATION ${v.fact}: ${v.message} — reader ${v.reader} on instance ${v.instance} (${v.xcache}), GET ?${v.query} sent ${v.sentAtMs} ms, answered ${v.doneAtMs} ms` +
+        (v.allowed !== undefined ? `; allowed ${JSON.stringify(v.allowed)}` : '') +
+        (v.writes?.length ? `\n      writes:\n        ${v.writes.join('\n        ')}` : ''),
+    );
+  }
+  if (uncaught.length > 0) {
+    failures.push(`${uncaught.length} uncaught exception(s) in the gateway process — each would have crashed it; first: ${uncaught[0]!.split('\n').slice(0, 12).join('\n      ')}`);
+  }
+  for (const w of stats.unexpectedWrites) failures.push(`unexpected write status: ${w}`);
+  for (const r of stats.readFailures) failures.push(`read failed: ${r}`);
+  for (const e of stats.checkerErrors.slice(0, 5)) failures.push(`checker error: ${e}`);
+  if (stats.checkerErrors.length > 0) failures.push(`${stats.checkerErrors.length} checker errors in all`);
+
+  const passed =
+    uncaught.length === 0 &&
+    failures.length === 0 && stats.violations.length === 0 && stats.read5xx === 0 && stats.readOther === 0 && stats.writesUnexpected === 0 && oracleMismatches === 0 && dbFailures === 0;
+  progress.done(`[${o.scenario}] ${passed ? 'PASS' : 'FAIL'}: ops=${stats.writes} reads checked=${stats.readsChecked} violations=${stats.violations.length}`);
+  return {
+    scenario: o.scenario,
+    seed: o.seed,
+    users: o.users,
+    instances: env?.cluster.instances.length ?? 0,
+    ops: stats.writes,
+    reads: stats.reads,
+    readsChecked: stats.readsChecked,
+    facts: stats.facts,
+    violations: stats.violations.length,
+    read5xx: stats.read5xx,
+    read503Tolerated: stats.read503Tolerated,
+    readOther: stats.readOther,
+    uncaught: uncaught.length,
+    writes2xx: stats.writes2xx,
+    writes4xxExpected: stats.writes4xxExpected,
+    writes503: stats.writes503,
+    writesUnexpected: stats.writesUnexpected,
+    oracleCompared,
+    oracleMismatches,
+    dbChecked,
+    dbFailures,
+    outboxRows,
+    xcache: Object.fromEntries(stats.xcache),
+    faults,
+    routes: [...stats.byRoute.entries()].map(([r, c]) => `${r} ${c.ok}/${c.sent}`),
+    phases,
+    gatewayLogs: (env?.logs.top(10) ?? []).map(([m, n]) => `${m} ×${n}`),
+    failures,
+    passed,
+    loadMs,
+    eventLoopUtilization,
+    totalMs: performance.now() - started,
+  };
+}
+
+function faultPlan(o: RunOptions, D: number, redis: OwnRedis, db: RunDatabase, adminUrl: string, terminations: number[]): FaultEvent[] {
+  const killMs = o.killMs ?? 3000;
+  const pauseMs = o.pauseMs ?? 5000;
+  switch (o.scenario) {
+    case 'none':
+      return [];
+    case 'redis-kill':
+      return [
+        { atMs: 0.3 * D, label: 'redis SIGKILL', run: async () => (await redis.kill(), '') },
+        { atMs: 0.3 * D + killMs, label: 'redis restarted (empty)', run: async () => (await redis.restart(), '') },
+      ];
+    case 'redis-pause':
+      return [
+        { atMs: 0.3 * D, label: 'redis SIGSTOP', run: async () => (redis.pause(), '') },
+        { atMs: 0.3 * D + pauseMs, label: 'redis SIGCONT', run: async () => (redis.resume(), '') },
+      ];
+    case 'bus-kill':
+      return [0.2, 0.45, 0.7].map((f) => ({
+        atMs: f * D,
+        label: 'CLIENT KILL TYPE pubsub',
+        run: async () => {
+          const c = redis.client();
+          try {
+            return `${String(await c.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))} subscriber connections killed`;
+          } finally {
+            c.disconnect();
+          }
+        },
+      }));
+    case 'pg-terminate':
+      return [0.2, 0.45, 0.7].map((f) => ({
+        atMs: f * D,
+        label: 'pg_terminate_backend(all of the database)',
+        run: async () => {
+          terminations.push(performance.now());
+          const n = await terminateBackends(adminUrl, db.name);
+          terminations.push(performance.now());
+          return `${n} backends terminated`;
+        },
+      }));
+  }
+}
+
+/** Waits until every instance's queued invalidations are replayed and the outbox is empty. */
+async function waitRecovered(cluster: Cluster, databaseUrl: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+  const deadline = performance.now() + timeoutMs;
+  let detail = '';
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    for (;;) {
+      const pending = cluster.instances.map((i) => i.gw.engine?.stats().pendingReplays ?? 0);
+      const rows = Number((await client.query('SELECT count(*)::int AS n FROM cache_invalidations')).rows[0].n);
+      detail = `pending replays ${pending.join('/')}, outbox rows ${rows}`;
+      if (pending.every((p) => p === 0) && rows === 0) return { ok: true, detail };
+      if (performance.now() > deadline) return { ok: false, detail };
+      await sleep(250);
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { clientOptions } from './l2-redis.js';
+
+export interface BusOptions {
+  url: string;
+  timeoutMs: number;
+  connectionName: string;
+  /** The shared bus channel and this instance's own ack/heartbeat channel. */
+  channels: readonly string[];
+  log: Logger;
+  onMessage: (channel: string, message: string) => void;
+  onState: (up: boolean) => void;
+}
+
+/**
+ * The subscriber connection (a connection in subscribe mode can do nothing else, hence its own).
+ *
+ * "Up" means: connected AND our SUBSCRIBE was confirmed on this very connection. We subscribe
+ * ourselves on every 'ready' instead of relying on ioredis' autoResubscribe, so that the moment the
+ * bus counts as up is exactly the moment messages can arrive again. Every drop is reported, so that
+ * the engine stops trusting its L1 (messages published meanwhile are lost for good).
+ */
+export class Bus {
+  private readonly sub: Redis;
+  private up = false;
+  private closed = false;
+
+  constructor(private readonly o: BusOptions) {
+    // SUBSCRIBE is not on any request's path: give it more time than a data command.
+    const opts = { ...clientOptions(o.connectionName, Math.max(1000, o.timeoutMs * 10)), autoResubscribe: false, enableAutoPipelining: false };
+    this.sub = new Redis(o.url, opts);
+    this.sub.on('message', (channel: string, message: string) => o.onMessage(channel, message));
+    this.sub.on('ready', () => this.subscribe());
+    this.sub.on('close', () => this.setUp(false));
+    this.sub.on('error', (err: Error) => o.log.debug({ err: err.message }, 'cache bus connection error'));
+  }
+
+  get isUp(): boolean {
+    return this.up;
+  }
+
+  private subscribe(): void {
+    this.sub.subscribe(...this.o.channels).then(
+      () => {
+        if (this.sub.status === 'ready' && !this.closed) this.setUp(true);
+      },
+      (err: unknown) => {
+        this.o.log.warn({ err: String(err) }, 'cache bus subscribe failed; reconnecting');
+        // Start over on a new connection rather than guess which channels are subscribed.
+        if (!this.closed && this.sub.status === 'ready') this.sub.disconnect(true);
+      },
+    );
+  }
+
+  private setUp(up: boolean): void {
+    if (up === this.up) return;
+    this.up = up;
+    if (!this.closed) this.o.onState(up);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.up = false;
+    this.sub.disconnect();
+  }
+}

@@ -1,0 +1,759 @@
+/**
+ * Multi-level cache engine: L1 (in-process LRU, byte budget) -> L2 (Redis hash per group) -> loader.
+ * It knows nothing about what it caches: entries are (group, field) -> { value: Buffer, meta }.
+ *
+ * ## Freshness contract
+ * Once `invalidate(groups)` has resolved, no process serves a value of those groups that was loaded
+ * before the call. Two mechanisms give it:
+ *
+ * ### 1. No stale fill (in-process and in Redis)
+ * A load records, at its start, the local generation of its group, the local epoch (bumped whenever
+ * coherence is lost and regained, on Redis reconnects, and by clear()), and, after an L2 miss, the Redis
+ * gen/epoch/time (HEAD script). The L2 fill is a Lua compare-and-set on the Redis gen+epoch; the L1 fill
+ * happens only if that CAS stored (when Redis was used), the local gen/epoch are unchanged, and the
+ * instance is coherent. The fill script also refuses a load older than leaseMs (Redis time): a fill
+ * sent before an outage and executed after it could otherwise land after a writer gave up waiting.
+ * A load that started before an invalidation is also never *joined* by a getter arriving after it.
+ *
+ * ### 2. Cross-instance: acknowledgements + leases ("fresh" mode, the default)
+ * - Every instance subscribes to `${ns}:bus` and to its own `${ns}:ack:${id}`.
+ * - Lease: every leaseMs/3 the instance runs `renew`, which atomically (a) ZADDs its id to the registry
+ *   with expiry = RedisNow + leaseMs and (b) PUBLISHes a heartbeat on its own ack channel. When the
+ *   heartbeat comes back through the subscriber, the bus is proven alive after the renewal, and the
+ *   instance trusts its L1 until `sentAt + leaseMs - margin` (sentAt = local time the renew was sent).
+ *   While not trusted (or while the bus is down) L1 is neither read nor written; when trust comes back
+ *   after a lapse, L1 is flushed and the epoch bumped first (invalidations may have been missed).
+ *   Why renew-then-publish in one script rather than publish-then-renew: with publish first, a writer
+ *   could read our *previous* registry expiry between our heartbeat and our renewal, publish an
+ *   invalidation we miss, and stop waiting for us up to leaseMs/3 before our trust ran out. With
+ *   renewal and heartbeat atomic, whatever expiry a writer reads is at least sentAt + leaseMs for the
+ *   trust we derive from it; and any message published after the heartbeat reaches us before the
+ *   next heartbeat does (one connection, in order), or the bus drops and trust ends at once.
+ * - Writer: `invalidate(groups)` bumps local gens and drops L1 entries synchronously, then runs the
+ *   `invalidate` script: INCR gens, UNLINK data, PUBLISH {origin, msgId, groups}, and return the live
+ *   registry, all atomically. Receivers bump gens, drop L1, then PUBLISH an ack to the writer's channel
+ *   (on their command connection, so any fill they sent earlier has run before the ack). The writer
+ *   waits, per live instance, for its ack or its registry expiry (converted from Redis time to a local
+ *   delay measured from the reply), whichever comes first; past its expiry an instance has stopped
+ *   trusting its L1 on its own. `ackTimeoutMs` is when a missing ack is logged and the rest of the wait
+ *   is reported as `waitedForLeaseMs`; a late ack still ends the wait early.
+ * - Redis failing during invalidate: retries with short backoff until firstFailure + leaseMs +
+ *   redisTimeoutMs. By then no instance that shares this Redis can still trust its L1 (nobody could
+ *   renew). The groups are queued and replayed as soon as Redis answers; until then this instance reads
+ *   no L2. Instances that lapsed distrust L2 entries stored before they regained trust (`l2TrustFromMs`,
+ *   Redis time), because a writer's replay may not have landed yet. invalidate() never throws for a
+ *   Redis fault: the database write it follows is already committed.
+ * - 'fast' mode: pub/sub only, the writer does not wait. An instance that misses a message (bus drop)
+ *   still flushes on reconnect and stops serving L1 when its lease lapses, but right after
+ *   invalidate() resolves another instance may serve the old value for up to one network hop.
+ *
+ * ### Limits (documented, not handled)
+ * - Redis TIME must advance at real-time rate (no clock step larger than the margin during a lease).
+ * - A partition that cuts only the writer off Redis while readers still reach it: the writer resolves
+ *   (degraded) after its deadline, and readers keep their L1 until the replay or TTL.
+ * - An instance that starts within ~1 s after an outage longer than leaseMs, before the degraded
+ *   writer's replay lands, may read an L2 entry that the replay is about to delete.
+ * - Memory-only (no redisUrl): one process is assumed; it is always coherent.
+ * - Single Redis primary: invalidate/clear/renew scripts touch keys of several slots (hash tags keep
+ *   each group's data and gen together for a future per-slot split).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { AckTracker } from './acks.js';
+import { Bus } from './bus.js';
+import { decodeEntry, encodeEntry } from './codec.js';
+import { TypedEmitter } from './emitter.js';
+import { L1, SEP } from './l1.js';
+import { RedisL2, type HeadReply, type RegistryReply } from './l2-redis.js';
+import { Lease } from './lease.js';
+import type {
+  CacheEngine,
+  CacheEngineOptions,
+  CacheEntry,
+  CacheEvents,
+  CacheMode,
+  CacheStats,
+  GetResult,
+  InvalidationReport,
+  LinkState,
+  Loader,
+} from './types.js';
+
+/** Per-group state, alive only while loads of the group are in flight (that is all a gen guards). */
+interface GroupState {
+  gen: number;
+  flights: number;
+}
+
+interface Flight {
+  readonly gs: GroupState;
+  readonly gen: number;
+  readonly epoch: number;
+  readonly promise: Promise<GetResult>;
+}
+
+interface FlightOutcome {
+  result: GetResult;
+  /** The L2 fill, finished after the caller got its value (a slow Redis must not delay the caller). */
+  background?: Promise<void>;
+}
+
+interface BusMessage {
+  t: 'inv' | 'clr' | 'ack';
+  o?: string;
+  m?: string;
+  g?: string[];
+  f?: string;
+}
+
+const DEFAULTS = {
+  mode: 'fresh' as CacheMode,
+  redisTimeoutMs: 50,
+  leaseMs: 2000,
+  ackTimeoutMs: 250,
+  breakerThreshold: 5,
+  breakerCooldownMs: 1000,
+};
+
+const MAX_GROUPS_PER_SCRIPT = 500;
+
+export class Engine implements CacheEngine {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly events = new TypedEmitter<CacheEvents>();
+
+  private readonly log: Logger;
+  private readonly id = randomBytes(8).toString('hex');
+  private readonly ns: string;
+  private readonly mode: CacheMode;
+  private readonly ttlMs: number;
+  private readonly l1MaxBytes: number;
+  private readonly timeoutMs: number;
+  private readonly leaseMs: number;
+  private readonly ackTimeoutMs: number;
+  /** Gen keys must outlive the data they guard and any fill still allowed (maxFillAgeMs). */
+  private readonly genTtlMs: number;
+  private readonly busChannel: string;
+  private readonly ackChannel: string;
+  private readonly startedAt = performance.now();
+
+  private readonly l1: L1;
+  private readonly l2: RedisL2 | undefined;
+  private readonly bus: Bus | undefined;
+  private readonly lease: Lease | undefined;
+  /** What the hit path reads: the lease, or a constant for memory-only / disabled engines. */
+  private readonly coh: { trustUntil: number };
+
+  private epoch = 0;
+  private l2TrustFromMs = 0;
+  private everCoherent = false;
+  private closed = false;
+  private msgSeq = 0;
+  private readonly groups = new Map<string, GroupState>();
+  private readonly flights = new Map<string, Flight>();
+  private readonly acks = new AckTracker();
+  private readonly readyWaiters = new Set<() => void>();
+
+  private readonly pendingGroups = new Set<string>();
+  private pendingClear = false;
+  private replaying = false;
+  private replayTimer: NodeJS.Timeout | undefined;
+
+  private n = {
+    l1Hits: 0,
+    l2Hits: 0,
+    misses: 0,
+    loads: 0,
+    invalidations: 0,
+    remoteInvalidations: 0,
+    staleFillsRefused: 0,
+    corrupt: 0,
+    degraded: 0,
+    flushes: 0,
+  };
+  private corruptLogged = false;
+
+  constructor(opts: CacheEngineOptions) {
+    if (!Number.isFinite(opts.ttlMs) || opts.ttlMs < 0) throw new TypeError('ttlMs must be a number >= 0');
+    if (!Number.isInteger(opts.l1MaxBytes) || opts.l1MaxBytes <= 0) throw new TypeError('l1MaxBytes must be a positive integer');
+    this.name = opts.name;
+    this.ns = opts.namespace;
+    this.log = opts.logger.child({ cache: opts.name });
+    this.mode = opts.mode ?? DEFAULTS.mode;
+    this.ttlMs = Math.ceil(opts.ttlMs);
+    this.l1MaxBytes = opts.l1MaxBytes;
+    this.timeoutMs = opts.redisTimeoutMs ?? DEFAULTS.redisTimeoutMs;
+    this.leaseMs = opts.leaseMs ?? DEFAULTS.leaseMs;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULTS.ackTimeoutMs;
+    this.genTtlMs = Math.max(this.ttlMs, 4 * this.leaseMs, 10_000);
+    this.busChannel = `${this.ns}:bus`;
+    this.ackChannel = `${this.ns}:ack:${this.id}`;
+    // ttl 0 = disabled (never "default"): the seed's `ttl || default` turned 0 into a live cache.
+    this.enabled = this.ttlMs > 0;
+    this.l1 = new L1(this.l1MaxBytes, Math.max(1, this.ttlMs));
+
+    if (!this.enabled) {
+      this.coh = { trustUntil: -Infinity };
+      return;
+    }
+    if (!opts.redisUrl) {
+      // Memory only: nobody else can invalidate, so this process is always coherent.
+      this.coh = { trustUntil: Infinity };
+      this.everCoherent = true;
+      return;
+    }
+
+    const breakerThreshold = opts.breakerThreshold ?? DEFAULTS.breakerThreshold;
+    const breakerCooldownMs = opts.breakerCooldownMs ?? DEFAULTS.breakerCooldownMs;
+    this.l2 = new RedisL2({
+      url: opts.redisUrl,
+      namespace: this.ns,
+      timeoutMs: this.timeoutMs,
+      connectionName: `${this.ns}:${this.name}:${this.id}:cmd`,
+      breakerThreshold,
+      breakerCooldownMs,
+      log: this.log,
+      onState: (up) => this.onRedisState(up),
+      onDisconnect: () => {
+        // Redis may have restarted (gens back to 0): loads in flight must not fill anything.
+        this.epoch++;
+      },
+      onBreakerOpen: (failures) => {
+        this.log.warn({ failures }, 'cache redis circuit breaker opened');
+        this.events.emit('breakerOpen', { failures });
+      },
+    });
+    this.bus = new Bus({
+      url: opts.redisUrl,
+      timeoutMs: this.timeoutMs,
+      connectionName: `${this.ns}:${this.name}:${this.id}:sub`,
+      channels: [this.busChannel, this.ackChannel],
+      log: this.log,
+      onMessage: (channel, message) => this.onMessage(channel, message),
+      onState: (up) => this.onBusState(up),
+    });
+    this.lease = new Lease({
+      id: this.id,
+      leaseMs: this.leaseMs,
+      marginMs: Math.max(10, Math.floor(this.leaseMs / 10)),
+      ackChannel: this.ackChannel,
+      l2: this.l2,
+      busUp: () => this.bus?.isUp ?? false,
+      log: this.log,
+      onRegained: (redisNow) => this.onRegained(redisNow),
+      onLapsed: () => {
+        this.log.warn('cache lease lapsed: L1 not served until the bus proves alive again');
+        this.events.emit('coherence', { coherent: false });
+      },
+    });
+    this.coh = this.lease;
+    this.lease.start();
+  }
+
+  /** This instance's id in the registry (for logs and tests). */
+  get instanceId(): string {
+    return this.id;
+  }
+
+  // ---------------------------------------------------------------- read path
+
+  peek(group: string, field: string): CacheEntry | undefined {
+    if (performance.now() >= this.coh.trustUntil) return undefined;
+    const e = this.l1.get(group + SEP + field);
+    if (e !== undefined) {
+      this.n.l1Hits++;
+      if (this.events.has('hit')) this.events.emit('hit', { level: 'l1' });
+    }
+    return e;
+  }
+
+  async get(group: string, field: string, loader: Loader): Promise<GetResult> {
+    if (!this.enabled || this.closed) {
+      const v = await loader();
+      this.n.loads++;
+      return { entry: { value: v.value, meta: v.meta, storedAt: Date.now() }, source: 'load' };
+    }
+    checkGroup(group);
+    const key = group + SEP + field;
+    if (performance.now() < this.coh.trustUntil) {
+      const e = this.l1.get(key);
+      if (e !== undefined) {
+        this.n.l1Hits++;
+        if (this.events.has('hit')) this.events.emit('hit', { level: 'l1' });
+        return { entry: e, source: 'l1' };
+      }
+    }
+    const f = this.flights.get(key);
+    // Join a load only if no invalidation/clear/coherence loss happened since it started: a getter
+    // that arrives after invalidate() resolved must not receive a value read before it.
+    if (f !== undefined && f.gs.gen === f.gen && f.epoch === this.epoch) return f.promise;
+    return this.startFlight(group, field, key, loader);
+  }
+
+  private startFlight(group: string, field: string, key: string, loader: Loader): Promise<GetResult> {
+    let gs = this.groups.get(group);
+    if (gs === undefined) this.groups.set(group, (gs = { gen: 0, flights: 0 }));
+    gs.flights++;
+    let settle!: { resolve: (r: GetResult) => void; reject: (e: unknown) => void };
+    // The promise exists before the loader runs: a loader that re-enters get() for the same key joins it.
+    const promise = new Promise<GetResult>((resolve, reject) => (settle = { resolve, reject }));
+    const fl: Flight = { gs, gen: gs.gen, epoch: this.epoch, promise };
+    this.flights.set(key, fl);
+    this.runFlight(group, field, key, loader, fl).then(
+      (out) => {
+        if (out.background) void out.background.then(() => this.endFlight(group, key, fl));
+        else this.endFlight(group, key, fl);
+        settle.resolve(out.result);
+      },
+      (err: unknown) => {
+        this.endFlight(group, key, fl);
+        settle.reject(err);
+      },
+    );
+    return promise;
+  }
+
+  private endFlight(group: string, key: string, fl: Flight): void {
+    if (this.flights.get(key) === fl) this.flights.delete(key);
+    if (--fl.gs.flights === 0 && this.groups.get(group) === fl.gs) this.groups.delete(group);
+  }
+
+  private async runFlight(group: string, field: string, key: string, loader: Loader, fl: Flight): Promise<FlightOutcome> {
+    const l2 = this.l2;
+    let redis: HeadReply | undefined;
+    if (l2 !== undefined && this.l2Readable()) {
+      try {
+        const raw = await l2.read(group, field);
+        if (raw !== null) {
+          const d = decodeEntry(raw);
+          if (d === undefined) this.onCorrupt(group, field, raw.length);
+          else {
+            // Age by the local clock (TTL is not what keeps entries fresh; skew only shifts expiry).
+            // Trust by Redis time: entries older than our last regained coherence may predate a
+            // writer's invalidation still queued for replay.
+            const age = Date.now() - d.storedAt;
+            if (d.storedAt >= this.l2TrustFromMs && age < this.ttlMs) {
+              const entry: CacheEntry = { value: d.value, meta: d.meta, storedAt: d.storedAt };
+              this.n.l2Hits++;
+              if (this.events.has('hit')) this.events.emit('hit', { level: 'l2' });
+              this.storeL1(group, field, key, entry, fl, this.ttlMs - Math.max(0, age));
+              return { result: { entry, source: 'l2' } };
+            }
+          }
+        }
+        // A miss: record gen/epoch/time before the loader reads anything (the fill is checked against them).
+        redis = await l2.head(group);
+      } catch (err) {
+        this.onRedisError('get', err);
+      }
+    }
+
+    this.n.misses++;
+    if (this.events.has('miss')) this.events.emit('miss', { group, field });
+    const t0 = performance.now();
+    const loaded = await loader();
+    this.n.loads++;
+    if (this.events.has('load')) this.events.emit('load', { ms: performance.now() - t0 });
+    const entry: CacheEntry = { value: loaded.value, meta: loaded.meta, storedAt: Date.now() };
+    const result: GetResult = { entry, source: 'load' };
+
+    if (!this.localValid(fl)) {
+      this.refused(group, field, 'local');
+      return { result };
+    }
+    if (l2 === undefined || redis === undefined) {
+      // No Redis gen to compare with (memory only, or Redis unreachable): L1 only. Safe under the
+      // lease: a writer that cannot reach Redis waits until our lease has lapsed.
+      this.storeL1(group, field, key, entry, fl, this.ttlMs);
+      return { result };
+    }
+    return { result, background: this.fill(l2, group, field, key, loaded.meta, loaded.value, fl, redis) };
+  }
+
+  /** L2 CAS fill, then (only if it stored) L1. Never rejects. */
+  private async fill(
+    l2: RedisL2,
+    group: string,
+    field: string,
+    key: string,
+    meta: string,
+    value: Buffer,
+    fl: Flight,
+    redis: HeadReply,
+  ): Promise<void> {
+    try {
+      // storedAt = Redis time at the load's start: never later than the data, so the L2 trust and TTL
+      // checks on it err on the safe side.
+      const encoded = encodeEntry(redis.gen, redis.epoch, redis.now, meta, value);
+      const r = await l2.fill(
+        group,
+        field,
+        {
+          gen: redis.gen,
+          epoch: redis.epoch,
+          loadStartMs: redis.now,
+          maxAgeMs: this.leaseMs,
+          ttlMs: this.ttlMs,
+          genTtlMs: this.genTtlMs,
+        },
+        encoded,
+      );
+      if (r.status === 1) this.storeL1(group, field, key, { value, meta, storedAt: redis.now }, fl, this.ttlMs);
+      else this.refused(group, field, r.status === 0 ? 'cas' : 'age');
+    } catch (err) {
+      this.onRedisError('fill', err);
+    }
+  }
+
+  private storeL1(group: string, field: string, key: string, entry: CacheEntry, fl: Flight, ttlMs: number): void {
+    if (ttlMs <= 0) return;
+    if (!this.localValid(fl)) {
+      this.refused(group, field, 'local');
+      return;
+    }
+    // Not coherent: we may be missing invalidations, so we may not keep anything for later.
+    if (performance.now() >= this.coh.trustUntil) return;
+    this.l1.set(group, key, entry, Math.ceil(ttlMs));
+  }
+
+  private localValid(fl: Flight): boolean {
+    return fl.gs.gen === fl.gen && fl.epoch === this.epoch && !this.closed;
+  }
+
+  /** L2 may be read unless an invalidation/clear of ours still has to reach Redis. */
+  private l2Readable(): boolean {
+    if (this.pendingGroups.size === 0 && !this.pendingClear) return true;
+    void this.replay();
+    return false;
+  }
+
+  private refused(group: string, field: string, reason: 'local' | 'cas' | 'age'): void {
+    this.n.staleFillsRefused++;
+    this.log.debug({ group, field, reason }, 'cache stale fill refused');
+    if (this.events.has('staleFillRefused')) this.events.emit('staleFillRefused', { group, field, reason });
+  }
+
+  private onCorrupt(group: string, field: string, bytes: number): void {
+    this.n.corrupt++;
+    if (!this.corruptLogged) {
+      this.corruptLogged = true;
+      this.log.warn({ group, field, bytes }, 'cache L2 value could not be decoded; treated as a miss (logged once)');
+    }
+  }
+
+  // ---------------------------------------------------------------- invalidation
+
+  async invalidate(groups: readonly string[]): Promise<InvalidationReport> {
+    const t0 = performance.now();
+    const unique = [...new Set(groups)];
+    for (const g of unique) checkGroup(g);
+    if (!this.enabled || unique.length === 0) {
+      return { groups: unique.length, ms: performance.now() - t0, acks: 0, waitedForLeaseMs: 0, degraded: false };
+    }
+    this.n.invalidations += unique.length;
+    // Local first, synchronously: from here on this process neither serves nor fills the old values.
+    this.applyInvalidation(unique);
+
+    let acks = 0;
+    let waitedForLeaseMs = 0;
+    let degraded = false;
+    const l2 = this.l2;
+    if (l2 !== undefined && !this.closed) {
+      for (let i = 0; i < unique.length; i += MAX_GROUPS_PER_SCRIPT) {
+        const chunk = unique.slice(i, i + MAX_GROUPS_PER_SCRIPT);
+        const out = await this.broadcast('invalidate', { t: 'inv', g: chunk }, (channel, msg) =>
+          l2.invalidate(chunk, channel, msg, this.genTtlMs),
+        );
+        if (out === undefined) {
+          degraded = true;
+          for (const g of unique.slice(i)) this.pendingGroups.add(g);
+          this.scheduleReplay();
+          break;
+        }
+        acks += out.acks;
+        waitedForLeaseMs += out.waitedForLeaseMs;
+      }
+    }
+    const ms = performance.now() - t0;
+    if (degraded) this.n.degraded++;
+    this.events.emit('invalidate', { groups: unique.length, ms, degraded });
+    return { groups: unique.length, ms, acks, waitedForLeaseMs, degraded };
+  }
+
+  async clear(): Promise<void> {
+    if (!this.enabled) return;
+    this.applyClear();
+    const l2 = this.l2;
+    if (l2 === undefined || this.closed) return;
+    const out = await this.broadcast('clear', { t: 'clr' }, (channel, msg) => l2.clear(channel, msg));
+    // Entries are readable until swept (reads skip the epoch, see lua.ts), so the sweep must complete;
+    // if it cannot, the whole clear is replayed later and this instance reads no L2 until then.
+    const swept = out === undefined ? undefined : await this.withRetry('clear sweep', () => l2.sweep());
+    if (swept === undefined) {
+      this.n.degraded++;
+      this.pendingClear = true;
+      this.scheduleReplay();
+    }
+  }
+
+  /**
+   * Publishes one bus message through `run` (a script that also returns the live registry), with the
+   * degraded-mode retry loop, then waits for acks or leases ('fresh' mode).
+   * Returns undefined when Redis could not be reached before the deadline (which has then passed).
+   */
+  private async broadcast(
+    op: string,
+    body: Omit<BusMessage, 'o' | 'm'>,
+    run: (channel: string, message: string) => Promise<RegistryReply>,
+  ): Promise<{ acks: number; waitedForLeaseMs: number } | undefined> {
+    const msgId = `${this.id}:${++this.msgSeq}`;
+    const message = JSON.stringify({ ...body, o: this.id, m: msgId });
+    const waiter = this.mode === 'fresh' ? this.acks.expect(msgId) : undefined;
+    const reply = await this.withRetry(op, () => run(this.busChannel, message));
+    if (reply === undefined) {
+      waiter?.cancel();
+      return undefined;
+    }
+    if (waiter === undefined) return { acks: 0, waitedForLeaseMs: 0 };
+    const replyAt = performance.now();
+    const expected = new Map<string, number>();
+    for (const [id, expiry] of reply.live) {
+      // The script ran before replyAt, so expiry - now counted from replyAt is never too early.
+      if (id !== this.id) expected.set(id, replyAt + (expiry - reply.now) + 1);
+    }
+    const out = await waiter.wait(expected, replyAt, this.ackTimeoutMs);
+    if (out.silent.length > 0) {
+      this.log.warn(
+        { op, silent: out.silent, waitedForLeaseMs: Math.round(out.waitedForLeaseMs) },
+        'cache instances did not acknowledge; waited for their leases to expire',
+      );
+    }
+    return { acks: out.acks, waitedForLeaseMs: out.waitedForLeaseMs };
+  }
+
+  /**
+   * Retries a Redis write until firstFailure + leaseMs + redisTimeoutMs. Returns undefined when that
+   * deadline passed without success: every instance's lease has lapsed by then (nobody could renew).
+   */
+  private async withRetry<T>(op: string, fn: () => Promise<T>): Promise<T | undefined> {
+    let firstFailure: number | undefined;
+    let delay = 5;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        const now = performance.now();
+        firstFailure ??= now;
+        const deadline = firstFailure + this.leaseMs + this.timeoutMs;
+        if (now >= deadline || this.closed) {
+          this.log.warn({ op, err: errMessage(err) }, 'cache could not reach redis; waited out every lease, queued for replay');
+          this.events.emit('error', { op, err });
+          return undefined;
+        }
+        await sleep(Math.min(delay, deadline - now));
+        delay = Math.min(delay * 2, 100);
+      }
+    }
+  }
+
+  private applyInvalidation(groups: readonly string[]): void {
+    for (const g of groups) {
+      const gs = this.groups.get(g);
+      if (gs !== undefined) gs.gen++;
+      this.l1.deleteGroup(g);
+    }
+  }
+
+  private applyClear(): void {
+    this.epoch++;
+    this.l1.clear();
+  }
+
+  private scheduleReplay(): void {
+    if (this.replayTimer !== undefined || this.closed) return;
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      void this.replay();
+    }, 100);
+    this.replayTimer.unref();
+  }
+
+  /** Sends queued invalidations/clears to Redis; nobody waits for their acks (the callers resolved). */
+  private async replay(): Promise<void> {
+    const l2 = this.l2;
+    if (this.replaying || l2 === undefined || this.closed) return;
+    if (this.pendingGroups.size === 0 && !this.pendingClear) return;
+    this.replaying = true;
+    try {
+      if (this.pendingClear) {
+        await l2.clear(this.busChannel, JSON.stringify({ t: 'clr', o: this.id, m: `${this.id}:${++this.msgSeq}` }));
+        await l2.sweep();
+        this.pendingClear = false;
+      }
+      while (this.pendingGroups.size > 0) {
+        const chunk = [...this.pendingGroups].slice(0, MAX_GROUPS_PER_SCRIPT);
+        const message = JSON.stringify({ t: 'inv', g: chunk, o: this.id, m: `${this.id}:${++this.msgSeq}` });
+        await l2.invalidate(chunk, this.busChannel, message, this.genTtlMs);
+        for (const g of chunk) this.pendingGroups.delete(g);
+      }
+      this.log.info('cache queued invalidations replayed into redis');
+    } catch (err) {
+      this.log.debug({ err: errMessage(err) }, 'cache replay failed; will retry');
+      this.scheduleReplay();
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- bus, lease, redis state
+
+  private onMessage(channel: string, raw: string): void {
+    if (channel === this.ackChannel) {
+      if (raw.startsWith('hb:')) this.lease?.onEcho(raw);
+      else {
+        const m = parseMessage(raw);
+        if (m?.t === 'ack' && typeof m.m === 'string' && typeof m.f === 'string') this.acks.onAck(m.m, m.f);
+      }
+      return;
+    }
+    const m = parseMessage(raw);
+    if (m === undefined || typeof m.o !== 'string' || typeof m.m !== 'string') return;
+    if (m.o === this.id) return; // our own message: applied locally before it was sent
+    if (m.t === 'inv' && Array.isArray(m.g)) {
+      const groups = m.g.filter((g): g is string => typeof g === 'string');
+      this.n.remoteInvalidations += groups.length;
+      this.applyInvalidation(groups);
+    } else if (m.t === 'clr') {
+      this.applyClear();
+    } else {
+      return;
+    }
+    // Applied above, synchronously; now tell the writer. Failure = the writer waits for our lease.
+    const ack = JSON.stringify({ t: 'ack', m: m.m, f: this.id });
+    this.l2?.publish(`${this.ns}:ack:${m.o}`, ack).catch((err: unknown) => {
+      this.log.debug({ err: errMessage(err) }, 'cache ack failed; the writer will wait for our lease');
+    });
+  }
+
+  private onRegained(redisNow: number): void {
+    // Anything in L1 may have missed invalidations; loads in flight may have read old data.
+    this.l1.clear();
+    this.epoch++;
+    if (this.everCoherent) this.n.flushes++;
+    // L2 entries stored before now may predate a writer's invalidation that is still queued for
+    // replay. Skipped for a first start that found Redis at once (cold L2 on every deploy otherwise).
+    if (this.everCoherent || performance.now() - this.startedAt > this.leaseMs) this.l2TrustFromMs = redisNow;
+    const first = !this.everCoherent;
+    this.everCoherent = true;
+    if (!first) this.log.info('cache coherent again: L1 flushed');
+    this.events.emit('coherence', { coherent: true });
+    for (const w of this.readyWaiters) w();
+    this.readyWaiters.clear();
+  }
+
+  private onBusState(up: boolean): void {
+    this.events.emit('busState', { state: up ? 'up' : 'down' });
+    if (up) {
+      this.log.info('cache bus subscribed');
+      void this.lease?.beat(); // regain trust now rather than at the next tick
+    } else {
+      this.log.warn('cache bus disconnected: L1 not served until it is back');
+      this.lease?.busDown();
+    }
+  }
+
+  private onRedisState(up: boolean): void {
+    this.events.emit('redisState', { state: up ? 'up' : 'down' });
+    if (up) void this.replay();
+  }
+
+  private onRedisError(op: string, err: unknown): void {
+    this.log.debug({ op, err: errMessage(err) }, 'cache redis call failed');
+    if (this.events.has('error')) this.events.emit('error', { op, err });
+  }
+
+  // ---------------------------------------------------------------- misc
+
+  stats(): CacheStats {
+    const redis: LinkState = !this.enabled || this.l2 === undefined ? 'disabled' : this.l2.isUp ? 'up' : 'down';
+    const bus: LinkState = !this.enabled || this.bus === undefined ? 'disabled' : this.bus.isUp ? 'up' : 'down';
+    return {
+      name: this.name,
+      mode: this.mode,
+      enabled: this.enabled,
+      entries: this.l1.size,
+      bytes: this.l1.bytes,
+      capacity: this.l1MaxBytes,
+      hits: { l1: this.n.l1Hits, l2: this.n.l2Hits },
+      misses: this.n.misses,
+      loads: this.n.loads,
+      invalidations: this.n.invalidations,
+      remoteInvalidations: this.n.remoteInvalidations,
+      staleFillsRefused: this.n.staleFillsRefused,
+      corruptEntries: this.n.corrupt,
+      degradedInvalidations: this.n.degraded,
+      pendingReplays: this.pendingGroups.size + (this.pendingClear ? 1 : 0),
+      redis,
+      bus,
+      coherent: this.enabled && performance.now() < this.coh.trustUntil,
+      breakerOpens: this.l2?.breaker.opens ?? 0,
+      l1Flushes: this.n.flushes,
+    };
+  }
+
+  ready(timeoutMs = 5000): Promise<void> {
+    if (!this.enabled || this.lease === undefined || this.lease.coherent) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error(`cache ${this.name} is closed`));
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters.delete(done);
+        reject(new Error(`cache ${this.name} not coherent after ${timeoutMs} ms (redis or bus unreachable)`));
+      }, timeoutMs);
+      this.readyWaiters.add(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.lease?.stop();
+    if (this.replayTimer) clearTimeout(this.replayTimer);
+    // Leave the registry so that writers stop waiting for us at once (best effort).
+    if (this.l2?.isConnected) await this.l2.unregister(this.id).catch(() => undefined);
+    this.bus?.close();
+    this.l2?.close();
+    this.l1.clear();
+    this.groups.clear();
+    this.flights.clear();
+    this.events.removeAllListeners();
+  }
+}
+
+export function createCacheEngine(opts: CacheEngineOptions): CacheEngine {
+  return new Engine(opts);
+}
+
+function checkGroup(group: string): void {
+  if (typeof group !== 'string' || group.includes(SEP)) throw new TypeError('cache group must be a string without NUL');
+}
+
+function parseMessage(raw: string): BusMessage | undefined {
+  try {
+    const m = JSON.parse(raw) as unknown;
+    return typeof m === 'object' && m !== null ? (m as BusMessage) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,102 @@
+import type { Logger } from 'pino';
+import type { RedisL2 } from './l2-redis.js';
+
+export interface LeaseOptions {
+  id: string;
+  leaseMs: number;
+  /** Subtracted from every trust period: clock-rate differences between hosts, timer jitter. */
+  marginMs: number;
+  ackChannel: string;
+  l2: RedisL2;
+  busUp: () => boolean;
+  log: Logger;
+  /**
+   * Trust came back after a lapse (or for the first time). Called synchronously before trust is
+   * extended, so the engine can flush L1 before anything is served again. `redisNowMs` is Redis TIME
+   * at the renewal.
+   */
+  onRegained: (redisNowMs: number) => void;
+  /** Trust ran out (noticed at the next heartbeat tick or bus drop). */
+  onLapsed: () => void;
+}
+
+/**
+ * The instance lease (see the header of engine.ts for the protocol and why it is safe).
+ *
+ * Every leaseMs/3: run `renew` (ZADD registry id now+lease, then PUBLISH a heartbeat on our own ack
+ * channel, atomically). When the heartbeat comes back through our subscriber, the bus is proven alive
+ * up to a moment after the renewal, and trust is extended to sentAt + leaseMs - margin, sentAt being
+ * the local time the renewal was *sent* (earlier than it ran, so the bound is conservative).
+ */
+export class Lease {
+  /** performance.now() deadline; 0 while the bus is down. Read on the hit path. */
+  trustUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private beating = false;
+  private wasCoherent = false;
+  private readonly prefix: string;
+
+  constructor(private readonly o: LeaseOptions) {
+    this.prefix = 'hb:';
+  }
+
+  get coherent(): boolean {
+    return performance.now() < this.trustUntil;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.beat(), Math.max(10, Math.floor(this.o.leaseMs / 3)));
+    this.timer.unref();
+    void this.beat();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.trustUntil = 0;
+  }
+
+  /** The bus dropped: messages may be lost from now on, so trust ends now. */
+  busDown(): void {
+    this.trustUntil = 0;
+    this.checkLapse();
+  }
+
+  async beat(): Promise<void> {
+    this.checkLapse();
+    // No renewal while the bus is down: it would only make writers wait longer for us, since we
+    // cannot be trusted (and cannot ack) until the bus is back anyway.
+    if (this.beating || !this.o.busUp()) return;
+    this.beating = true;
+    const sentAt = performance.now();
+    try {
+      await this.o.l2.renew(this.o.id, this.o.leaseMs, this.o.ackChannel, this.prefix + String(sentAt));
+    } catch (err) {
+      this.o.log.debug({ err: String(err) }, 'cache lease renewal failed');
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  /** A heartbeat came back on our ack channel: `hb:<sentAt>:<redisNowMs>`. */
+  onEcho(payload: string): void {
+    const sep = payload.indexOf(':', this.prefix.length);
+    const sentAt = Number(payload.slice(this.prefix.length, sep));
+    const redisNow = Number(payload.slice(sep + 1));
+    if (sep < 0 || !Number.isFinite(sentAt) || !Number.isFinite(redisNow)) return;
+    const now = performance.now();
+    const until = sentAt + this.o.leaseMs - this.o.marginMs;
+    // A heartbeat delayed past its own trust period (e.g. queued in a paused Redis) proves nothing useful.
+    if (sentAt > now || until <= now || !this.o.busUp()) return;
+    if (now >= this.trustUntil) this.o.onRegained(redisNow);
+    if (until > this.trustUntil) this.trustUntil = until;
+    this.wasCoherent = true;
+  }
+
+  private checkLapse(): void {
+    if (this.wasCoherent && performance.now() >= this.trustUntil) {
+      this.wasCoherent = false;
+      this.o.onLapsed();
+    }
+  }
+}

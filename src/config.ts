@@ -1,0 +1,107 @@
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * Configuration is read once, here, from the environment; validated; then passed down typed.
+ * Nothing else in the code reads `process.env`.
+ */
+const Env = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ default: '127.0.0.1' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATA_DIR: Type.String({ default: './data' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  JWT_TTL_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
+  CACHE_ENABLED: Type.Boolean({ default: true }),
+  CACHE_TTL_SECONDS: Type.Integer({ minimum: 0, default: 86_400 }),
+  CACHE_L1_MAX_BYTES: Type.Integer({ minimum: 1024, default: 134_217_728 }),
+  CACHE_NAMESPACE: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$', default: 'chatgate' }),
+  CACHE_MODE: Type.Union([Type.Literal('fresh'), Type.Literal('fast')], { default: 'fresh' }),
+  CACHE_REDIS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 50 }),
+  CACHE_LEASE_MS: Type.Integer({ minimum: 100, default: 2000 }),
+  CACHE_WARMUP_USERS: Type.Integer({ minimum: 0, default: 1000 }),
+  CACHE_WARMUP_MAX_MS: Type.Integer({ minimum: 0, default: 2000 }),
+  ADMIN_USERNAMES: Type.String({ default: '' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 6000 }),
+  DEMO_SEED: Type.Boolean({ default: true }),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  jwtSecret: string | undefined;
+  jwtTtlSeconds: number;
+  cache: {
+    enabled: boolean;
+    ttlSeconds: number;
+    l1MaxBytes: number;
+    /** Prefix of Redis keys and channels: instances of one service share it. */
+    namespace: string;
+    mode: 'fresh' | 'fast';
+    redisTimeoutMs: number;
+    leaseMs: number;
+    warmupUsers: number;
+    warmupMaxMs: number;
+  };
+  adminUsernames: ReadonlySet<string>;
+  logLevel: string;
+  /** Requests per minute per user (per IP when anonymous); 0 disables the limit. */
+  rateLimitPerMinute: number;
+  /** Seed demo users and conversations into an empty embedded database. */
+  demoSeed: boolean;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(Env.properties)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  // Convert strings to the declared types ("false" → false, "0" → 0), then apply defaults, then check.
+  const converted = Value.Default(Env, Value.Convert(Env, raw));
+  if (!Value.Check(Env, converted)) {
+    const problems = [...Value.Errors(Env, converted)].map(
+      (e) => `${(e as { instancePath?: string }).instancePath ?? ''} ${e.message}`,
+    );
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = converted as Static<typeof Env>;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    jwtSecret: e.JWT_SECRET,
+    jwtTtlSeconds: e.JWT_TTL_SECONDS,
+    cache: {
+      enabled: e.CACHE_ENABLED,
+      ttlSeconds: e.CACHE_TTL_SECONDS,
+      l1MaxBytes: e.CACHE_L1_MAX_BYTES,
+      namespace: e.CACHE_NAMESPACE,
+      mode: e.CACHE_MODE,
+      redisTimeoutMs: e.CACHE_REDIS_TIMEOUT_MS,
+      leaseMs: e.CACHE_LEASE_MS,
+      warmupUsers: e.CACHE_WARMUP_USERS,
+      warmupMaxMs: e.CACHE_WARMUP_MAX_MS,
+    },
+    adminUsernames: new Set(
+      e.ADMIN_USERNAMES.split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+    logLevel: e.LOG_LEVEL,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    demoSeed: e.DEMO_SEED,
+  };
+}

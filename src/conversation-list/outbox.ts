@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import type { Db, Queryable } from '../db/index.js';
+
+/**
+ * Durable record of invalidations that are owed. A row is written in the same transaction as the
+ * change, and removed once the invalidation has taken effect. If the process dies between commit
+ * and invalidation, the row stays, and a sweeper (any instance) replays it — so a crash cannot leave
+ * a stale list in L2 until its TTL. (PostgreSQL does the durable part; LISTEN/NOTIFY would not:
+ * a notification to a process that is down is lost.)
+ */
+export class InvalidationOutbox {
+  private done: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly logger: Logger,
+    /** Rows older than this belong to a process that did not finish: replay them. */
+    private readonly orphanAfterMs = 10_000,
+  ) {}
+
+  async record(tx: Queryable, userIds: readonly string[]): Promise<string> {
+    const { rows } = await tx.query<{ id: string }>(
+      'INSERT INTO cache_invalidations (user_ids) VALUES ($1::bigint[]) RETURNING id::text AS id',
+      [userIds],
+    );
+    return rows[0]!.id;
+  }
+
+  /** The invalidation took effect; the row is removed in the next batch (off the write's response path). */
+  complete(id: string): void {
+    this.done.push(id);
+  }
+
+  /** Every `intervalMs`: delete completed rows in one statement, and replay orphans. */
+  start(replay: (userIds: string[]) => Promise<void>, intervalMs = 1000): void {
+    let sweeping = false;
+    this.timer = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      this.sweep(replay)
+        .catch((err) => this.logger.warn({ err: String(err) }, '[CACHE-OUTBOX] sweep failed'))
+        .finally(() => (sweeping = false));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async sweep(replay: (userIds: string[]) => Promise<void>): Promise<number> {
+    await this.flushCompleted();
+    // SKIP LOCKED: several instances sweep without replaying the same row twice.
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ id: string; user_ids: string[] }>(
+        `SELECT id::text AS id, user_ids::text[] AS user_ids FROM cache_invalidations
+         WHERE created_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)
+         ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED`,
+        [this.orphanAfterMs],
+      );
+      if (rows.length === 0) return 0;
+      const users = [...new Set(rows.flatMap((r) => r.user_ids))];
+      await replay(users);
+      await tx.query('DELETE FROM cache_invalidations WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+      this.logger.warn({ rows: rows.length, users: users.length }, '[CACHE-OUTBOX] replayed orphaned invalidations');
+      return rows.length;
+    });
+  }
+
+  async flushCompleted(): Promise<void> {
+    if (this.done.length === 0) return;
+    const ids = this.done;
+    this.done = [];
+    try {
+      await this.db.query('DELETE FROM cache_invalidations WHERE id = ANY($1::bigint[])', [ids]);
+    } catch (err) {
+      this.done.push(...ids);
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flushCompleted().catch(() => undefined);
+  }
+}

@@ -1,0 +1,20 @@
+import type { Db } from './db.js';
+import { createPgliteDb } from './pglite.js';
+import { createPostgresDb } from './postgres.js';
+
+export type { Db, Queryable, QueryResult } from './db.js';
+export { migrate } from './migrate.js';
+
+export interface DbConfig {
+  databaseUrl: string | undefined;
+  dataDir: string;
+}
+
+/**
+ * PostgreSQL when a URL is configured, embedded PGlite under DATA_DIR otherwise
+ * (`DATA_DIR=memory://`: an embedded database that lives in memory only).
+ */
+export async function openDb(cfg: DbConfig, onError?: (err: Error) => void): Promise<Db> {
+  if (cfg.databaseUrl) return createPostgresDb({ connectionString: cfg.databaseUrl }, onError);
+  return createPgliteDb(cfg.dataDir.startsWith('memory://') ? undefined : `${cfg.dataDir}/pg`);
+}

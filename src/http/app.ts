@@ -1,0 +1,74 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { LIMITS } from '../domain/limits.js';
+import type { HttpContext } from './context.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './plugins/errors.js';
+import { installJsonBody } from './plugins/json-body.js';
+import { installOpenApi } from './plugins/openapi.js';
+import { installRateLimit } from './plugins/rate-limit.js';
+import { installValidators } from './plugins/validation.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
+import { conversationRoutes } from './routes/conversations.js';
+import { healthRoutes } from './routes/health.js';
+import { memberRoutes } from './routes/members.js';
+import { messageRoutes } from './routes/messages.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { userRoutes } from './routes/users.js';
+import { ErrorBody } from './schemas/common.js';
+import { ConversationListItem } from './schemas/conversations.js';
+import { Message } from './schemas/messages.js';
+import { User, UserSummary } from './schemas/users.js';
+
+/** Shared schemas, referenced by `$ref` from the routes (and published in the OpenAPI document). */
+const SHARED_SCHEMAS = [ErrorBody, UserSummary, User, ConversationListItem, Message];
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, as `METHOD /url` (tests enumerate the write routes from it). */
+    routeTable: RouteInfo[];
+  }
+}
+
+/** Builds the HTTP app: external plugins, then app plugins, then routes. Does not listen. */
+export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.logger as FastifyBaseLogger,
+    bodyLimit: LIMITS.bodyMaxBytes,
+    // Request logs at debug: at info, two log lines per request would cost more than a cache hit.
+    logController: new LogController({ disableRequestLogging: !ctx.logger.isLevelEnabled('debug') }),
+    ajv: { customOptions: { coerceTypes: true } },
+    routerOptions: { maxParamLength: 200 },
+    // Errors answered before routing, or by the HTTP parser, in the contract's shape too (see errors.ts).
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+    http: { requireHostHeader: false },
+  });
+  app.decorateRequest('auth', undefined);
+  const routeTable: RouteInfo[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) routeTable.push({ method, url: r.url });
+  });
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+  installValidators(app, SHARED_SCHEMAS);
+  installErrorHandling(app);
+  installJsonBody(app);
+
+  await installOpenApi(app);
+  await installRateLimit(app, ctx.config.rateLimitPerMinute);
+
+  metricsRoutes(app, ctx.metrics);
+  healthRoutes(app, ctx);
+  authRoutes(app, ctx);
+  userRoutes(app, ctx);
+  conversationRoutes(app, ctx);
+  memberRoutes(app, ctx);
+  messageRoutes(app, ctx);
+  adminRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { ConversationListSource } from '../conversation-list/source.js';
+import type { TokenService } from '../domain/auth/tokens.js';
+import type { ConversationService } from '../domain/conversations.js';
+import type { MessageService } from '../domain/messages.js';
+import type { UserService } from '../domain/users.js';
+import type { Metrics } from '../observability/metrics.js';
+
+/** Cache administration as the admin routes see it (implemented by the conversation-list cache). */
+export interface CacheAdmin {
+  stats(): Record<string, unknown>;
+  clear(): Promise<void>;
+}
+
+/** Everything the HTTP layer needs, built once by the composition root (src/server.ts). */
+export interface HttpContext {
+  config: Config;
+  logger: Logger;
+  tokens: TokenService;
+  users: UserService;
+  conversations: ConversationService;
+  messages: MessageService;
+  conversationList: ConversationListSource;
+  cacheAdmin: CacheAdmin | undefined;
+  /** Whether the database answers (for /ready). */
+  dbReady(): Promise<boolean>;
+  redisState(): 'up' | 'down' | 'disabled';
+  /** 'done', or 'warming' while the background warm-up runs and its bound has not passed. */
+  warmupState(): 'done' | 'warming';
+  metrics: Metrics;
+}

@@ -1,0 +1,128 @@
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ErrorCodes, type ErrorCode } from '../../errors.js';
+
+interface ErrorReply {
+  status: number;
+  code: ErrorCode;
+  message: string;
+}
+
+const BY_STATUS: Record<number, ErrorCode> = {
+  400: 'VALIDATION_ERROR',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'VALIDATION_ERROR',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE',
+};
+
+/** PostgreSQL error classes that mean "the database is away", not "the request is wrong". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0|57014|40001|40P01)/;
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+export function classify(err: unknown): ErrorReply {
+  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
+  const e = err as Partial<FastifyError> & { code?: string; message?: string };
+  if (e.validation) return { status: 400, code: 'VALIDATION_ERROR', message: e.message ?? 'invalid request' };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' };
+  }
+  const sqlstate = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+  if (sqlstate) {
+    if (UNAVAILABLE_SQLSTATE.test(sqlstate)) return { status: 503, code: 'UNAVAILABLE', message: 'database unavailable, retry' };
+    // Data exceptions and constraint violations come from input the schemas let through: a client error.
+    if (sqlstate.startsWith('22')) return { status: 400, code: 'VALIDATION_ERROR', message: 'invalid value' };
+    if (sqlstate === '23505') return { status: 409, code: 'CONFLICT', message: 'already exists' };
+    if (sqlstate.startsWith('23')) return { status: 400, code: 'VALIDATION_ERROR', message: 'invalid reference' };
+  }
+  if ((e.code && NETWORK_ERRORS.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message ?? '')) {
+    return { status: 503, code: 'UNAVAILABLE', message: 'database unavailable, retry' };
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    // Fix (found by the fuzzer): a 4xx outside the contract's statuses (415 from Fastify's content-type
+    // check, 414, 416, ...) went out with that status and a code of another status (415 +
+    // VALIDATION_ERROR). The contract pairs each code with one status: answer with the code's status.
+    const code = BY_STATUS[status] ?? 'VALIDATION_ERROR';
+    const message =
+      e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported content-type: send application/json' : (e.message ?? 'bad request');
+    return { status: ErrorCodes[code], code, message };
+  }
+  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+const errorBody = (code: ErrorCode, message: string) => ({ success: false as const, error: { code, message } });
+
+/**
+ * Fastify's `frameworkErrors` option. Fix (found by the fuzzer): a path with bad percent-encoding
+ * (`/conversations/%ZZ`) or a path parameter over `maxParamLength` was answered by Fastify itself,
+ * before routing, as `{"error","code":"FST_ERR_…","message","statusCode"}` (and a 414 for the latter),
+ * not in the contract's shape. Both are malformed input: a 400 VALIDATION_ERROR.
+ */
+export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    err.code === 'FST_ERR_BAD_URL'
+      ? 'the URL is not valid (bad percent-encoding)'
+      : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'a path parameter is too long'
+        : undefined;
+  if (message) {
+    void reply.status(400).send(errorBody('VALIDATION_ERROR', message));
+    return;
+  }
+  const r = classify(err);
+  void reply.status(r.status).send(errorBody(r.code, r.message));
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: requests Node's HTTP parser refuses (a broken request line or
+ * header, smuggling attempts with both Content-Length and Transfer-Encoding, headers over 16 KiB,
+ * which a long URL reaches too). Fix (found by the fuzzer): Fastify's default wrote
+ * `{"error","message":"Client Error","statusCode"}` with 400, or 431 for oversized headers; now the
+ * contract's shape, and 400 for all (the contract has no 431; nginx answers 400 there too).
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const message =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'request line and headers are too large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'request timed out'
+        : 'malformed HTTP request';
+  this.log.debug({ code: err.code }, 'client error');
+  const body = JSON.stringify(errorBody('VALIDATION_ERROR', message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
+/** Every error leaves in the contract's shape; a 5xx never carries a stack trace or SQL. */
+export function installErrorHandling(app: FastifyInstance): void {
+  // Fix (found by the fuzzer): Node answered an HTTP/1.1 request without a Host header itself, with
+  // a bare 400 and no body. Node's check is off (`http.requireHostHeader: false` in app.ts) and this
+  // one answers the same 400 in the contract's shape. Callback style: it runs on every request.
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1 && !req.headers.host) {
+      done(new AppError('VALIDATION_ERROR', 'an HTTP/1.1 request needs a Host header'));
+      return;
+    }
+    done();
+  });
+  app.setErrorHandler((err, request, reply) => {
+    const r = classify(err);
+    if (r.status >= 500) request.log.error({ err }, 'request failed');
+    else if (r.status !== 404) request.log.debug({ code: r.code, msg: r.message }, 'request rejected');
+    void reply.status(r.status).send({ success: false, error: { code: r.code, message: r.message } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+}

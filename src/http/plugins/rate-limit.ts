@@ -1,0 +1,25 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../errors.js';
+
+/**
+ * Requests per minute per user (by token subject; per IP before login). Runs after the route's
+ * authentication hook (onRequest), which has identified the caller.
+ *
+ * Fix (found by test/http/limits.test.ts): it ran as a preHandler, after body parsing and schema
+ * validation, so requests that failed those (malformed JSON, bodies over 64 KiB, invalid fields) were
+ * never counted nor limited: a client could send them without end, and each still cost a body read
+ * and a parse. As a preParsing hook it counts every authenticated request (and every anonymous one
+ * per IP) before the body is read.
+ */
+export async function installRateLimit(app: FastifyInstance, perMinute: number): Promise<void> {
+  if (perMinute <= 0) return;
+  await app.register(rateLimit, {
+    global: true,
+    max: perMinute,
+    timeWindow: 60_000,
+    hook: 'preParsing',
+    keyGenerator: (req) => (req.auth ? `u:${req.auth.sub}` : `ip:${req.ip}`),
+    errorResponseBuilder: (_req, ctx) => new AppError('RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded, retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+  });
+}

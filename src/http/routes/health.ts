@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { HttpContext } from '../context.js';
+
+export function healthRoutes(app: FastifyInstance, ctx: HttpContext): void {
+  app.get(
+    '/health',
+    { schema: { tags: ['operations'], summary: 'The process is running', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  const Ready = Type.Object({ status: Type.String(), db: Type.String(), redis: Type.String(), cache: Type.String() });
+  app.get(
+    '/ready',
+    { schema: { tags: ['operations'], summary: 'The database answers and the warm-up is done or past its bound (503 otherwise)', response: { 200: Ready, 503: Ready } } },
+    async (_req, reply) => {
+      const db = await ctx.dbReady();
+      const cache = ctx.warmupState();
+      const ready = db && cache === 'done';
+      void reply.status(ready ? 200 : 503);
+      return { status: ready ? 'ready' : 'unavailable', db: db ? 'up' : 'down', redis: ctx.redisState(), cache };
+    },
+  );
+}

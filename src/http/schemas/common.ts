@@ -1,0 +1,29 @@
+import { Type, type TSchema } from 'typebox';
+import { LIMITS } from '../../domain/limits.js';
+
+export const Id = Type.String({ pattern: '^[1-9][0-9]{0,17}$', description: 'A numeric id, as a string' });
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
+export const Avatar = Type.Union([Type.String({ minLength: 1, maxLength: LIMITS.avatarMax }), Type.Null()]);
+
+export const ErrorBody = Type.Object(
+  {
+    success: Type.Literal(false),
+    error: Type.Object({
+      code: Type.Union(
+        ['VALIDATION_ERROR', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED', 'INTERNAL', 'UNAVAILABLE'].map(
+          (c) => Type.Literal(c),
+        ),
+      ),
+      message: Type.String(),
+    }),
+  },
+  { $id: 'ErrorBody' },
+);
+
+export const ok = <T extends TSchema>(data: T) => Type.Object({ success: Type.Literal(true), data });
+
+/** The error responses every authenticated route may give, for the OpenAPI document. */
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('ErrorBody')]));
+export const AUTH_ERRORS = [400, 401, 429, 503];
+
+export const ConversationParams = Type.Object({ id: Id }, { additionalProperties: false });

@@ -1,0 +1,81 @@
+import { Type } from 'typebox';
+import { LIMITS } from '../../domain/limits.js';
+import { Avatar, Id, Timestamp } from './common.js';
+
+const ConversationType = Type.Union([Type.Literal('direct'), Type.Literal('group'), Type.Literal('public')]);
+const Title = Type.String({ minLength: 1, maxLength: LIMITS.titleMax });
+
+export const ConversationListItem = Type.Object(
+  {
+    id: Id,
+    type: ConversationType,
+    title: Type.Union([Type.String(), Type.Null()]),
+    avatar: Type.Union([Type.String(), Type.Null()]),
+    memberCount: Type.Integer(),
+    members: Type.Array(
+      Type.Object({
+        userId: Id,
+        role: Type.Union([Type.Literal('admin'), Type.Literal('member')]),
+        joinedAt: Timestamp,
+        user: Type.Ref('UserSummary'),
+      }),
+      { maxItems: 5, description: 'At most 5, oldest first' },
+    ),
+    lastMessage: Type.Union([
+      Type.Object({
+        id: Id,
+        content: Type.String(),
+        senderId: Id,
+        sender: Type.Ref('UserSummary'),
+        createdAt: Timestamp,
+        editedAt: Type.Union([Timestamp, Type.Null()]),
+      }),
+      Type.Null(),
+    ]),
+    lastMessageAt: Type.Union([Timestamp, Type.Null()]),
+    unreadCount: Type.Integer(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'ConversationListItem' },
+);
+
+export const CreateConversationBody = Type.Object(
+  {
+    type: ConversationType,
+    title: Type.Optional(Title),
+    memberIds: Type.Array(Id, { maxItems: LIMITS.groupOtherMembersMax + 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ListQuerystring = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: LIMITS.listLimitMax, default: LIMITS.listLimitDefault }),
+    offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+    type: Type.Optional(ConversationType),
+    withUserId: Type.Optional(Id),
+    before: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of a previous page' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ListResponse = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Array(Type.Ref('ConversationListItem')),
+  pagination: Type.Object({
+    offset: Type.Integer(),
+    limit: Type.Integer(),
+    total: Type.Integer(),
+    hasMore: Type.Boolean(),
+    nextCursor: Type.Union([Type.String(), Type.Null()]),
+  }),
+});
+
+export const UpdateConversationBody = Type.Object(
+  { title: Type.Optional(Title), avatar: Type.Optional(Avatar) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const AddMemberBody = Type.Object({ userId: Id }, { additionalProperties: false });
+export const MemberParams = Type.Object({ id: Id, userId: Id }, { additionalProperties: false });
+export const ReadBody = Type.Object({ messageId: Type.Optional(Id) }, { additionalProperties: false });

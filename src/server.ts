@@ -1,0 +1,149 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createCacheEngine, type CacheEngine } from './cache/engine/index.js';
+import { ConversationListCache } from './conversation-list/cached-source.js';
+import { InvalidationOutbox } from './conversation-list/outbox.js';
+import { SqlConversationList } from './conversation-list/sql-source.js';
+import type { ConversationListSource } from './conversation-list/source.js';
+import { migrate, openDb, type Db } from './db/index.js';
+import { createTokenService } from './domain/auth/tokens.js';
+import { ConversationService } from './domain/conversations.js';
+import { MessageService } from './domain/messages.js';
+import { UserService } from './domain/users.js';
+import { Writer } from './domain/writer.js';
+import { buildHttpApp } from './http/app.js';
+import type { HttpContext } from './http/context.js';
+import { createLogger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { warmUp } from './conversation-list/warmup.js';
+import { resolveJwtSecret } from './secrets.js';
+
+export interface Gateway {
+  config: Config;
+  app: FastifyInstance;
+  db: Db;
+  writer: Writer;
+  users: UserService;
+  conversations: ConversationService;
+  messages: MessageService;
+  logger: Logger;
+  /** Present when the cache is on, or when Redis is configured (invalidations are owed to other instances). */
+  listCache: ConversationListCache | undefined;
+  engine: CacheEngine | undefined;
+  metrics: Metrics;
+  /** Resolves when the background warm-up has finished (at once when there is none). */
+  warmup: Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  logger?: Logger;
+  /**
+   * Wraps the database list source before the cache sees it. A seam for tests that need a load to be
+   * slow at a chosen moment (the stale-fill race over HTTP); not used in production.
+   */
+  wrapListLoader?: (source: ConversationListSource) => ConversationListSource;
+}
+
+/** The composition root: builds every part from the config, wires them, and returns the app (not listening). */
+export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, (err) =>
+    logger.warn({ err: err.message }, 'database connection error'),
+  );
+  await migrate(db);
+  const tokens = createTokenService(await resolveJwtSecret(config), config.jwtTtlSeconds);
+  const writer = new Writer(db);
+  const users = new UserService(db, writer, tokens, config.adminUsernames);
+  const conversations = new ConversationService(db, writer);
+  const messages = new MessageService(db, writer);
+  const sqlList: ConversationListSource = opts.wrapListLoader
+    ? opts.wrapListLoader(new SqlConversationList(db))
+    : new SqlConversationList(db);
+
+  // The cache serves reads only when enabled with a TTL; but with Redis configured this instance still
+  // owes invalidations to the others, so the engine exists whenever either is true.
+  const cacheServes = config.cache.enabled && config.cache.ttlSeconds > 0;
+  let engine: CacheEngine | undefined;
+  let listCache: ConversationListCache | undefined;
+  let outbox: InvalidationOutbox | undefined;
+  if (cacheServes || config.redisUrl) {
+    engine = createCacheEngine({
+      name: 'conversations-list',
+      namespace: `${config.cache.namespace}:cl`,
+      redisUrl: config.redisUrl,
+      l1MaxBytes: config.cache.l1MaxBytes,
+      ttlMs: Math.max(config.cache.ttlSeconds, 1) * 1000,
+      mode: config.cache.mode,
+      redisTimeoutMs: config.cache.redisTimeoutMs,
+      leaseMs: config.cache.leaseMs,
+      logger: logger.child({ component: 'cache' }),
+    });
+    outbox = new InvalidationOutbox(db, logger.child({ component: 'cache-outbox' }));
+    listCache = new ConversationListCache(engine, sqlList, outbox, logger.child({ component: 'conversation-list-cache' }));
+    writer.subscribe(listCache);
+    const cache = listCache;
+    outbox.start((userIds) => cache.invalidateUsers(userIds));
+  }
+  const conversationList: ConversationListSource = cacheServes && listCache ? listCache : sqlList;
+
+  const metrics = createMetrics();
+  if (engine) metrics.attachCache(engine);
+
+  // Warm-up runs in the background; /ready waits for it, but never longer than its bound.
+  let closing = false;
+  let warmupDone = !(cacheServes && listCache && config.cache.warmupUsers > 0);
+  const warmupBound = performance.now() + config.cache.warmupMaxMs;
+  const warmup = warmupDone
+    ? Promise.resolve()
+    : warmUp(db, conversationList, logger, { users: config.cache.warmupUsers, stopped: () => closing })
+        .catch((err) => logger.warn({ err: String(err) }, '[CACHE-WARMUP] failed'))
+        .finally(() => (warmupDone = true));
+
+  const ctx: HttpContext = {
+    config,
+    logger,
+    tokens,
+    users,
+    conversations,
+    messages,
+    conversationList,
+    cacheAdmin: listCache,
+    async dbReady() {
+      try {
+        await Promise.race([db.query('SELECT 1'), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 1000).unref())]);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    redisState: () => engine?.stats().redis ?? 'disabled',
+    warmupState: () => (warmupDone || performance.now() > warmupBound ? 'done' : 'warming'),
+    metrics,
+  };
+  const app = await buildHttpApp(ctx);
+
+  return {
+    config,
+    app,
+    db,
+    writer,
+    users,
+    conversations,
+    messages,
+    logger,
+    listCache,
+    engine,
+    metrics,
+    warmup,
+    async close() {
+      closing = true;
+      await app.close();
+      await warmup;
+      await outbox?.stop();
+      await engine?.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import type { Queryable } from '../db/index.js';
+import type { User } from '../domain/model.js';
+
+const USER_COLUMNS = `id::text AS id, username, display_name AS "displayName", avatar, iso(created_at) AS "createdAt"`;
+
+export interface UserWithHash extends User {
+  passwordHash: string;
+}
+
+export async function insertUser(
+  db: Queryable,
+  u: { username: string; passwordHash: string; displayName: string },
+): Promise<User | null> {
+  const { rows } = await db.query<User>(
+    `INSERT INTO users (username, password_hash, display_name) VALUES ($1, $2, $3)
+     ON CONFLICT (username) DO NOTHING RETURNING ${USER_COLUMNS}`,
+    [u.username, u.passwordHash, u.displayName],
+  );
+  return rows[0] ?? null;
+}
+
+export async function findUserByUsername(db: Queryable, username: string): Promise<UserWithHash | null> {
+  const { rows } = await db.query<UserWithHash>(
+    `SELECT ${USER_COLUMNS}, password_hash AS "passwordHash" FROM users WHERE username = $1`,
+    [username],
+  );
+  return rows[0] ?? null;
+}
+
+export async function findUserById(db: Queryable, id: string): Promise<User | null> {
+  const { rows } = await db.query<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function updateUserProfile(
+  db: Queryable,
+  id: string,
+  patch: { displayName?: string | undefined; avatar?: string | null | undefined },
+): Promise<User | null> {
+  const { rows } = await db.query<User>(
+    `UPDATE users SET
+       display_name = CASE WHEN $2::boolean THEN $3 ELSE display_name END,
+       avatar = CASE WHEN $4::boolean THEN $5 ELSE avatar END,
+       updated_at = date_trunc('milliseconds', clock_timestamp())
+     WHERE id = $1 RETURNING ${USER_COLUMNS}`,
+    [id, patch.displayName !== undefined, patch.displayName ?? null, patch.avatar !== undefined, patch.avatar ?? null],
+  );
+  return rows[0] ?? null;
+}
+
+/** Ids among `ids` that do not exist. */
+export async function missingUserIds(db: Queryable, ids: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT x.id::text AS id FROM unnest($1::bigint[]) AS x(id)
+     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.id)`,
+    [ids],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** The user and everyone who shares an active conversation with them: whose lists show their name. */
+export async function coMemberIds(db: Queryable, userId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT DISTINCT o.user_id::text AS id
+     FROM conversation_members mine
+     JOIN conversation_members o ON o.conversation_id = mine.conversation_id AND o.left_at IS NULL
+     WHERE mine.user_id = $1 AND mine.left_at IS NULL
+     UNION SELECT $1::bigint::text`,
+    [userId],
+  );
+  return rows.map((r) => r.id);
+}

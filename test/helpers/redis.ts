@@ -1,0 +1,193 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+
+const run = promisify(execFile);
+
+/** The machine's shared Redis, for tests that never stop or pause it. */
+export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export async function assertRedisServerAvailable(): Promise<void> {
+  try {
+    await run('redis-server', ['--version']);
+  } catch (err) {
+    throw new Error(`redis-server must be on the PATH for the tests: ${String(err)}`);
+  }
+  const r = new Redis(SHARED_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await r.connect();
+    await r.ping();
+  } catch (err) {
+    throw new Error(`Redis is required for the tests and did not answer at ${SHARED_REDIS_URL}: ${String(err)}`);
+  } finally {
+    r.disconnect();
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * A redis-server of the test's own, on a free port, that the test may stop, pause (SIGSTOP),
+ * resume and restart. Only this child process is ever signalled.
+ */
+export class TestRedis {
+  private child: ChildProcess | undefined;
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<TestRedis> {
+    const r = new TestRedis(await freePort());
+    await r.startProcess();
+    return r;
+  }
+
+  private async startProcess(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      { stdio: 'ignore' },
+    );
+    this.child = child;
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${child.exitCode}`);
+      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined); // refused until the server listens: expected while polling
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not start`);
+        await new Promise((r) => setTimeout(r, 25));
+      } finally {
+        probe.disconnect();
+      }
+    }
+  }
+
+  /** A plain client to this server (for assertions and CLIENT KILL); the caller disconnects it. */
+  client(): Redis {
+    return new Redis(this.url, { maxRetriesPerRequest: 1 });
+  }
+
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  /** Kills the server (its data is lost, as with a crash of a server that keeps nothing on disk). */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await exited;
+    this.child = undefined;
+  }
+
+  /** Starts the server again on the same port. */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.startProcess();
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+  }
+}
+
+/**
+ * A TCP proxy in front of a Redis, to fault one client's path without touching the server:
+ * pause() holds every byte in both directions (connections stay open, like a hung network path or a
+ * frozen peer), resume() delivers what was held, dropConnections() closes every proxied connection.
+ */
+export class TcpProxy {
+  private paused = false;
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket; held: Array<[Socket, Buffer]> }>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const port = await freePort();
+    let proxy: TcpProxy | undefined;
+    const server = createServer((client) => proxy?.accept(client, targetPort));
+    proxy = new TcpProxy(server, port);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    return proxy;
+  }
+
+  private accept(client: Socket, targetPort: number): void {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const pair = { client, upstream, held: [] as Array<[Socket, Buffer]> };
+    this.pairs.add(pair);
+    const forward = (to: Socket) => (chunk: Buffer) => {
+      if (this.paused) pair.held.push([to, chunk]);
+      else to.write(chunk);
+    };
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
+    const close = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', close);
+    upstream.on('close', close);
+    client.on('error', close);
+    upstream.on('error', close);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const pair of this.pairs) {
+      for (const [to, chunk] of pair.held) to.write(chunk);
+      pair.held.length = 0;
+    }
+  }
+
+  dropConnections(): void {
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  async close(): Promise<void> {
+    this.dropConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

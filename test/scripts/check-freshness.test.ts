@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { summary } from '../../scripts/lib/freshness/report.js';
+import { closeEnvironment, createEnvironment, runScenario, SCENARIOS, type Environment, type RunResult } from '../../scripts/lib/freshness/run.js';
+
+/**
+ * `npm run check:freshness` in short: every fault scenario for a few seconds on one environment
+ * (3 instances, a private Redis, a fresh database, an uncached oracle), each with users of its own.
+ * Each must check reads (with no violation of the freshness guarantee), answer no read with a 5xx
+ * (pg-terminate: only reads whose connection was killed), leave every list equal to the oracle, and
+ * keep every acknowledged write in the database.
+ */
+describe('check:freshness, short runs of every scenario', () => {
+  let env: Environment;
+  const results = new Map<string, RunResult>();
+
+  beforeAll(async () => {
+    env = await createEnvironment({ label: 'vitest', instances: 3, adminUrl: process.env.TEST_PG_ADMIN_URL });
+  }, 180_000);
+  afterAll(async () => {
+    if (env) await closeEnvironment(env);
+  });
+
+  for (const scenario of SCENARIOS) {
+    it(scenario, async () => {
+      const r = await runScenario(
+        { scenario, seed: 20_241_125, durationS: 3, users: 16, pauseMs: 3000, killMs: 2000, oracleRounds: 1, progress: false },
+        env,
+      );
+      results.set(scenario, r);
+      const report = summary(r);
+      expect(r.readsChecked, report).toBeGreaterThan(0);
+      expect(r.facts, report).toBeGreaterThan(0);
+      expect(r.violations, report).toBe(0);
+      expect(r.read5xx, report).toBe(0);
+      expect(r.readOther, report).toBe(0);
+      expect(r.writesUnexpected, report).toBe(0);
+      expect(r.oracleCompared, report).toBeGreaterThan(0);
+      expect(r.oracleMismatches, report).toBe(0);
+      expect(r.dbFailures, report).toBe(0);
+      // Everything else too, except the gateway crash of pg-terminate (known bug, asserted below).
+      expect(r.failures.filter((f) => !/uncaught exception/.test(f)), report).toEqual([]);
+      if (scenario !== 'pg-terminate') expect(r.uncaught, report).toBe(0);
+    }, 180_000);
+  }
+
+  // KNOWN BUG (src/db/postgres.ts): a transaction's pooled client has no 'error' listener while it is
+  // checked out, so pg_terminate_backend during a transaction emits an unhandled 'error' that would
+  // crash the gateway process. Flips to a failure once fixed: then make it a plain `it`.
+  it.fails('pg-terminate: no exception escapes (each would crash the gateway)', () => {
+    const r = results.get('pg-terminate');
+    expect(r).toBeDefined();
+    expect(r!.uncaught).toBe(0);
+  });
+});
