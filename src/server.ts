@@ -49,7 +49,7 @@ export interface GatewayOptions {
 /** The composition root: builds every part from the config, wires them, and returns the app (not listening). */
 export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
   const logger = opts.logger ?? createLogger(config.logLevel);
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, (err) =>
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, pool: config.dbPool }, (err) =>
     logger.warn({ err: err.message }, 'database connection error'),
   );
   await migrate(db);

@@ -8,6 +8,7 @@ export { migrate } from './migrate.js';
 export interface DbConfig {
   databaseUrl: string | undefined;
   dataDir: string;
+  pool: { max: number; timeoutMs: number };
 }
 
 /**
@@ -15,6 +16,6 @@ export interface DbConfig {
  * (`DATA_DIR=memory://`: an embedded database that lives in memory only).
  */
 export async function openDb(cfg: DbConfig, onError?: (err: Error) => void): Promise<Db> {
-  if (cfg.databaseUrl) return createPostgresDb({ connectionString: cfg.databaseUrl }, onError);
+  if (cfg.databaseUrl) return createPostgresDb({ connectionString: cfg.databaseUrl, max: cfg.pool.max, connectTimeoutMs: cfg.pool.timeoutMs }, onError);
   return createPgliteDb(cfg.dataDir.startsWith('memory://') ? undefined : `${cfg.dataDir}/pg`);
 }

@@ -5,19 +5,21 @@ export interface PostgresOptions {
   connectionString: string;
   max?: number;
   statementTimeoutMs?: number;
+  /** How long a query waits for a free connection of the pool before failing (a 503 for the client). */
+  connectTimeoutMs?: number;
 }
 
 /** A `pg` pool behind the Db interface. Pool errors (a backend terminated) are absorbed: the next query reconnects. */
-export function createPostgresDb(opts: PostgresOptions, onError?: (err: Error) => void): Db {
+export function createPostgresDb(opts: PostgresOptions, onErrorCb?: (err: Error) => void): Db {
   const pool = new pg.Pool({
     connectionString: opts.connectionString,
     max: opts.max ?? 10,
     statement_timeout: opts.statementTimeoutMs ?? 10_000,
     idle_in_transaction_session_timeout: 15_000,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
   });
   // An idle client whose backend dies emits 'error' on the pool; without a listener it would crash the process.
-  pool.on('error', (err) => onError?.(err));
+  pool.on('error', (err) => onErrorCb?.(err));
 
   const asQueryable = (c: pg.Pool | pg.PoolClient): Queryable => ({
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -37,6 +39,14 @@ export function createPostgresDb(opts: PostgresOptions, onError?: (err: Error) =
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       let broken = false;
+      // While checked out, a client has no listener of the pool's: a backend terminated mid-transaction
+      // (pg_terminate_backend, a database restart) emits 'error' on it, which would crash the process.
+      // The query in flight rejects on its own; here the error only marks the connection as unusable.
+      const onError = (err: Error) => {
+        broken = true;
+        onErrorCb?.(err);
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(asQueryable(client));
@@ -50,6 +60,7 @@ export function createPostgresDb(opts: PostgresOptions, onError?: (err: Error) =
         }
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

@@ -204,6 +204,12 @@ export class World {
     return c;
   }
 
+  /** The other member of a direct conversation c of `u`'s, if c is one. */
+  private directOther(c: Conv, u: string): string | undefined {
+    if (c.type !== 'direct' || !c.pair?.includes(u)) return undefined;
+    return c.pair.find((x) => x !== u);
+  }
+
   /** Records a member joining (create, add, join, direct re-add): presence, role, read marker. */
   private joinEffects(c: Conv, op: Op, u: string, role: Role, certainLr = true): void {
     this.memberReg(c, u).add(op, 'in');
@@ -350,6 +356,10 @@ export class World {
     };
     m.live.add(op, 'live');
     c.unresolvedPosts.push(m);
+    // A message in a direct conversation brings back the other member if they had left it (hidden it):
+    // after a successful post both are members; their read marker moves only if they were out.
+    const other = this.directOther(c, op.actor);
+    if (other !== undefined) this.joinEffects(c, op, other, 'member', false);
     return m;
   }
 
@@ -457,7 +467,12 @@ export class World {
       case 'join':
         if (u === op.target) return true;
         return c !== undefined && this.definitelyIn(c, u, op);
-      case 'post':
+      case 'post': {
+        if (!c) return false;
+        // A post in a direct conversation the other member had certainly left brings it back to their list.
+        if (u === this.directOther(c, op.actor) && tri(this.memberAt(c, u, op.s, op.e, op), 'out') === 'yes') return true;
+        return this.definitelyIn(c, u, op);
+      }
       case 'deleteMsg':
       case 'rename':
       case 'deleteConv':
