@@ -77,11 +77,19 @@ export class ConversationService {
       if (!id) id = (await conv.findDirectConversation(tx, key))!;
       else created = true;
     }
-    // Creating it again brings back whichever of the two had left it (as a new message would).
-    const added = await conv.addMembers(tx, id, [
-      { userId, role: 'member' },
-      { userId: other, role: 'member' },
-    ]);
+    // Creating it again reopens it for the caller if they had left it. The other member, if they had
+    // left, comes back only when a message is posted (see MessageService.post), as in common chat apps:
+    // opening a chat is not yet writing to them.
+    const added = await conv.addMembers(
+      tx,
+      id,
+      created
+        ? [
+            { userId, role: 'member' },
+            { userId: other, role: 'member' },
+          ]
+        : [{ userId, role: 'member' }],
+    );
     const item = (await queryConversationItem(tx, userId, id))!;
     const kind: WriteKind = created ? 'conversation.created' : 'member.joined';
     const affected = created ? [userId, other] : added.length > 0 ? await conv.activeMemberIds(tx, id) : [];

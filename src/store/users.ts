@@ -58,13 +58,20 @@ export async function missingUserIds(db: Queryable, ids: readonly string[]): Pro
   return rows.map((r) => r.id);
 }
 
-/** The user and everyone who shares an active conversation with them: whose lists show their name. */
+/**
+ * Whose lists show this user's name: the user, and the active members of every conversation the user
+ * is in or has left (a direct conversation keeps the other's name as its title, and a last message
+ * keeps its sender's name, after they leave). Both halves are index range scans (list / left index).
+ */
 export async function coMemberIds(db: Queryable, userId: string): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `SELECT DISTINCT o.user_id::text AS id
-     FROM conversation_members mine
-     JOIN conversation_members o ON o.conversation_id = mine.conversation_id AND o.left_at IS NULL
-     WHERE mine.user_id = $1 AND mine.left_at IS NULL
+    `WITH convs AS (
+       SELECT conversation_id FROM conversation_members WHERE user_id = $1 AND left_at IS NULL
+       UNION
+       SELECT conversation_id FROM conversation_members WHERE user_id = $1 AND left_at IS NOT NULL
+     )
+     SELECT DISTINCT o.user_id::text AS id
+     FROM convs JOIN conversation_members o ON o.conversation_id = convs.conversation_id AND o.left_at IS NULL
      UNION SELECT $1::bigint::text`,
     [userId],
   );

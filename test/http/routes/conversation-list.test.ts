@@ -360,6 +360,22 @@ describe.each(BACKENDS)('the conversation list (%s)', (backend) => {
       expect(withPaul.data.length).toBe(2);
       for (const x of withPaul.data) expect(x.members.find((mm: any) => mm.userId === wanda.id).user.displayName).toBe('Wanda Maximoff');
     });
+
+    it('a rename reaches conversations the user has left: the direct title and their last message (cached lists included)', async () => {
+      const d = await createConversation(env.api, paul, { type: 'direct', memberIds: [quinn.id] });
+      const g = await createGroup(env.api, paul, [quinn], 'Left behind');
+      await postMessage(env.api, quinn, g.id, 'bye all');
+      for (const id of [d.id, g.id]) expect((await env.api.delete(`/api/v1/conversations/${id}/members/${quinn.id}`, quinn.token)).status).toBe(200);
+      // Paul's list is now cached with Quinn's old name in both.
+      await env.api.get('/api/v1/conversations?limit=100', paul.token);
+      expect((await env.api.get('/api/v1/conversations?limit=100', paul.token)).headers.get('x-cache')).toBe('HIT-L1');
+      expect((await env.api.patch('/api/v1/users/me', quinn.token, { displayName: 'Quinn Renamed' })).status).toBe(200);
+      const after = await env.api.get('/api/v1/conversations?limit=100', paul.token);
+      const byId = new Map(after.body.data.map((x: any) => [x.id, x]));
+      expect((byId.get(d.id) as any).title).toBe('Quinn Renamed');
+      expect((byId.get(g.id) as any).lastMessage.sender.displayName).toBe('Quinn Renamed');
+      expect((await env.api.patch('/api/v1/users/me', quinn.token, { displayName: 'Quinn' })).status).toBe(200);
+    });
   });
 
   describe('ETag, 304 and cache headers', () => {

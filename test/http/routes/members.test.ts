@@ -202,13 +202,15 @@ describe.each(BACKENDS)('members: add, remove, leave, join (%s)', (backend) => {
       expect(back).toMatchObject({ memberCount: 2, unreadCount: 1, lastMessage: { content: 'are you there?' } });
     });
 
-    it('comes back for both when either creates it again', async () => {
+    it('creating it again brings back the caller only; the other comes back with the next message', async () => {
       const direct = await createConversation(env.api, carol, { type: 'direct', memberIds: [erin.id] });
       expect((await removeMember(erin, direct.id, erin.id)).status).toBe(200);
       const again = await env.api.post('/api/v1/conversations', carol.token, { type: 'direct', memberIds: [erin.id] });
       expect(again.status).toBe(200);
-      expect(again.body.data).toMatchObject({ id: direct.id, memberCount: 2 });
-      expect(await itemInList(env.api, erin, direct.id)).toMatchObject({ id: direct.id, title: 'Carol' });
+      expect(again.body.data).toMatchObject({ id: direct.id, memberCount: 1 });
+      expect(await itemInList(env.api, erin, direct.id)).toBeUndefined();
+      await postMessage(env.api, carol, direct.id, 'still there?');
+      expect(await itemInList(env.api, erin, direct.id)).toMatchObject({ id: direct.id, title: 'Carol', memberCount: 2, unreadCount: 1 });
     });
   });
 });
