@@ -37,7 +37,7 @@ import type { ListCursor, ListQuery } from '../domain/model.js';
  * it does not grow with the data: p50 at 1M messages is within noise of p50 at 100k (bench/results/db.md).
  * Filters: `type` probes conversations_pkey per membership row scanned (and per membership for the
  * total: at most the user's own conversation count; written so that it cannot become a scan of all
- * conversations, see filters()); `withUserId` is planned from the other user's
+ * conversations, see totalSql()); `withUserId` is planned from the other user's
  * (smaller) membership via conversation_members_list_idx, probing the caller's by primary key.
  * Planning is a large share of the cost: the item is kept to one join (p ⋈ c) plus join-free
  * subqueries, and iso() is expanded in SQL text rather than inlined by the planner nine times.
@@ -83,9 +83,17 @@ function filterParts(userId: string, q: Pick<ListQuery, 'type' | 'withUserId'>, 
   return f;
 }
 
-function filters(userId: string, q: Pick<ListQuery, 'type' | 'withUserId'>, params: unknown[]): string {
-  const f = filterParts(userId, q, params);
-  return [f.base, f.type, f.withUser].filter(Boolean).join(' AND ');
+/**
+ * The count of the caller's memberships that pass the filters. With `type`, the memberships are read
+ * first behind an OFFSET 0 fence and the type probed per row: left to itself the planner may hash-join
+ * a sequential scan of every conversation of that type (seen at 1M messages: 59 ms, growing with the
+ * table), where the fence keeps it to one primary-key probe per membership of the caller.
+ */
+function totalSql(f: Filters): string {
+  const rest = [f.base, f.withUser].filter(Boolean).join(' AND ');
+  return f.type
+    ? `SELECT count(*)::int AS n FROM (SELECT cm.conversation_id FROM conversation_members cm WHERE ${rest} OFFSET 0) cm WHERE ${f.type}`
+    : `SELECT count(*)::int AS n FROM conversation_members cm WHERE ${rest}`;
 }
 
 /**
@@ -145,7 +153,6 @@ const ITEM_JOINS = `JOIN conversations c ON c.id = p.conversation_id`;
 export function buildListQuery(userId: string, q: ListQuery): Built {
   const params: unknown[] = [];
   const f = filterParts(userId, q, params);
-  const where = [f.base, f.type, f.withUser].filter(Boolean).join(' AND ');
   let scan = f.base;
   if (q.before) {
     params.push(q.before.sortAt, q.before.id);
@@ -166,16 +173,22 @@ export function buildListQuery(userId: string, q: ListQuery): Built {
          WHERE ${f.type} ${limit}`
       : `SELECT ${cols} FROM conversation_members cm
          WHERE ${[scan, f.type, f.withUser].filter(Boolean).join(' AND ')} ${order} ${limit}`;
+  // An empty page still needs the total, from the same snapshot as the page (a second statement could
+  // count conversations created in between: "no items, total 2"). The second branch yields one row
+  // with a null item, and only when the page is empty (a one-time filter: no cost otherwise).
   const sql = `WITH p AS MATERIALIZED (${page})
     SELECT ${ITEM_JSON} AS item, ${iso('p.sort_at')} AS sort_at, p.conversation_id::text AS id,
-      (SELECT count(*)::int FROM conversation_members cm WHERE ${where}) AS total
+      (${totalSql(f)}) AS total, p.sort_at AS s, p.conversation_id AS cid
     FROM p ${ITEM_JOINS}
-    ORDER BY p.sort_at DESC, p.conversation_id DESC`;
+    UNION ALL
+    SELECT NULL, NULL, NULL, (${totalSql(f)}), NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM p)
+    ORDER BY s DESC, cid DESC`;
   return { sql, params };
 }
 
 interface Row {
-  item: string;
+  /** Null in the one row of an empty page, which carries only the total. */
+  item: string | null;
   sort_at: string;
   id: string;
   total: number;
@@ -183,20 +196,14 @@ interface Row {
 
 export async function queryConversationList(db: Queryable, userId: string, q: ListQuery): Promise<ListRows> {
   const { sql, params } = buildListQuery(userId, q);
-  const { rows } = await db.query<Row>(sql, params);
+  const { rows: all } = await db.query<Row>(sql, params);
+  const total = all[0]!.total;
+  const rows = all[0]!.item === null ? [] : all;
   const hasMore = rows.length > q.limit;
   const page = hasMore ? rows.slice(0, q.limit) : rows;
-  let total = rows[0]?.total;
-  if (total === undefined) {
-    // Empty page (past the end, or no conversations): the total still has to be counted.
-    const p: unknown[] = [];
-    const w = filters(userId, q, p);
-    total = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM conversation_members cm WHERE ${w}`, p))
-      .rows[0]!.n;
-  }
   const lastRow = page[page.length - 1];
   return {
-    items: page.map((r) => r.item),
+    items: page.map((r) => r.item!),
     total,
     hasMore,
     last: hasMore && lastRow ? { sortAt: lastRow.sort_at, id: lastRow.id } : null,
