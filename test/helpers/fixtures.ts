@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { ApiClient } from './client.js';
+import type { ApiClient, ApiResponse } from './client.js';
 
 export interface TestUser {
   id: string;
@@ -129,3 +129,23 @@ export const SETUP_TIMEOUT_MS = 180_000;
  * two writes a test expects in a given order cannot share a timestamp and fall back to the id tie-break.
  */
 export const nextMillisecond = () => new Promise<void>((resolve) => setTimeout(resolve, 3));
+
+/**
+ * GETs `path` until it is served from L1 (at most `ms`): the precondition "this list is cached here".
+ * Usually the second read; with Redis, the L2 fill that precedes L1 may still be in flight, or the
+ * instance's lease may have lapsed on a CPU-starved machine (no L1 is served until the next heartbeat).
+ * Returns the X-Cache headers seen and the last response.
+ */
+export async function readUntilHit(api: ApiClient, path: string, token: string, ms = 5000): Promise<{ seen: string[]; res: ApiResponse }> {
+  const seen: string[] = [];
+  const deadline = Date.now() + ms;
+  let res!: ApiResponse;
+  while (seen.at(-1) !== 'HIT-L1' && (seen.length === 0 || Date.now() < deadline)) {
+    if (seen.length > 1) await new Promise((r) => setTimeout(r, 50));
+    res = await api.get(path, token);
+    expect(res.status, res.text).toBe(200);
+    seen.push(res.headers.get('x-cache') ?? '');
+  }
+  return { seen, res };
+}
+

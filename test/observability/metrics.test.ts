@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { createGroup, postMessage, registerUsers } from '../helpers/fixtures.js';
+import { createGroup, postMessage, readUntilHit, registerUsers } from '../helpers/fixtures.js';
 import { SHARED_REDIS_URL } from '../helpers/redis.js';
 
 /** Value of one sample in Prometheus text (0 when absent). */
@@ -21,9 +21,7 @@ describe('GET /metrics', () => {
     const [a, b] = await registerUsers(api, 2);
     const g = await createGroup(api, a!, [b!]);
     // Cache bob's default page in L1 first (the precondition for the hit below).
-    for (let i = 0; i < 5; i++) {
-      if ((await api.get('/api/v1/conversations', b!.token)).headers.get('x-cache') === 'HIT-L1') break;
-    }
+    expect((await readUntilHit(api, '/api/v1/conversations', b!.token)).seen.at(-1)).toBe('HIT-L1');
     const before = (await api.get('/metrics')).text;
 
     const hit = await api.get('/api/v1/conversations', b!.token);
