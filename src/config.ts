@@ -22,6 +22,7 @@ const Env = Type.Object({
   CACHE_MODE: Type.Union([Type.Literal('fresh'), Type.Literal('fast')], { default: 'fresh' }),
   CACHE_REDIS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 50 }),
   CACHE_LEASE_MS: Type.Integer({ minimum: 100, default: 2000 }),
+  CACHE_OUTBOX_REPLAY_AFTER_MS: Type.Integer({ minimum: 100, default: 10_000 }),
   CACHE_WARMUP_USERS: Type.Integer({ minimum: 0, default: 1000 }),
   CACHE_WARMUP_MAX_MS: Type.Integer({ minimum: 0, default: 2000 }),
   ADMIN_USERNAMES: Type.String({ default: '' }),
@@ -54,6 +55,8 @@ export interface Config {
     leaseMs: number;
     warmupUsers: number;
     warmupMaxMs: number;
+    /** An outbox row older than this belongs to a process that died before invalidating: replay it. */
+    outboxReplayAfterMs: number;
   };
   adminUsernames: ReadonlySet<string>;
   logLevel: string;
@@ -99,6 +102,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       leaseMs: e.CACHE_LEASE_MS,
       warmupUsers: e.CACHE_WARMUP_USERS,
       warmupMaxMs: e.CACHE_WARMUP_MAX_MS,
+      outboxReplayAfterMs: e.CACHE_OUTBOX_REPLAY_AFTER_MS,
     },
     adminUsernames: new Set(
       e.ADMIN_USERNAMES.split(',')

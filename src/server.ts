@@ -80,7 +80,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       leaseMs: config.cache.leaseMs,
       logger: logger.child({ component: 'cache' }),
     });
-    outbox = new InvalidationOutbox(db, logger.child({ component: 'cache-outbox' }));
+    outbox = new InvalidationOutbox(db, logger.child({ component: 'cache-outbox' }), config.cache.outboxReplayAfterMs);
     listCache = new ConversationListCache(engine, sqlList, outbox, logger.child({ component: 'conversation-list-cache' }));
     writer.subscribe(listCache);
     const cache = listCache;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { CacheEngine, CacheEntry } from '../cache/engine/index.js';
-import type { Queryable } from '../db/index.js';
+import type { Transaction } from '../db/index.js';
 import type { WriteEvent, WriteSubscriber } from '../domain/events.js';
 import type { ListQuery } from '../domain/model.js';
 import { userGroup, variantField } from './keys.js';
@@ -88,7 +88,7 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
     }
   }
 
-  inTransaction(tx: Queryable, event: WriteEvent): Promise<unknown> {
+  inTransaction(tx: Transaction, event: WriteEvent): Promise<unknown> {
     return this.outbox ? this.outbox.record(tx, event.affectedUserIds) : Promise.resolve(undefined);
   }
 

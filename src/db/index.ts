@@ -2,7 +2,7 @@ import type { Db } from './db.js';
 import { createPgliteDb } from './pglite.js';
 import { createPostgresDb } from './postgres.js';
 
-export type { Db, Queryable, QueryResult } from './db.js';
+export type { Db, Queryable, QueryResult, Transaction } from './db.js';
 export { migrate } from './migrate.js';
 
 export interface DbConfig {

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import type { Db, Queryable, QueryResult } from './db.js';
+import type { Db, Queryable, QueryResult, Transaction } from './db.js';
 
 /**
  * Embedded PostgreSQL (PGlite, WASM) behind the Db interface. PGlite runs one query at a time,
@@ -23,7 +23,15 @@ export async function createPgliteDb(dataDir: string | undefined): Promise<Db> {
     kind: 'pglite',
     query: root.query,
     exec: root.exec,
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => pg.transaction((tx) => fn(wrap(tx))),
+    // In process, a round trip costs nothing: the queued statements simply run before the commit.
+    transaction: <T>(fn: (tx: Transaction) => Promise<T>) =>
+      pg.transaction(async (tx) => {
+        const last: string[] = [];
+        const q = wrap(tx);
+        const result = await fn({ ...q, atCommit: (sql) => void last.push(sql) });
+        for (const sql of last) await q.exec(sql);
+        return result;
+      }),
     async close() {
       await pg.close();
     },

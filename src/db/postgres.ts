@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, Queryable, QueryResult } from './db.js';
+import type { Db, Queryable, QueryResult, Transaction } from './db.js';
 
 export interface PostgresOptions {
   connectionString: string;
@@ -36,7 +36,7 @@ export function createPostgresDb(opts: PostgresOptions, onErrorCb?: (err: Error)
     kind: 'postgres',
     query: root.query,
     exec: root.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       let broken = false;
       // While checked out, a client has no listener of the pool's: a backend terminated mid-transaction
@@ -49,8 +49,10 @@ export function createPostgresDb(opts: PostgresOptions, onErrorCb?: (err: Error)
       client.on('error', onError);
       try {
         await client.query('BEGIN');
-        const result = await fn(asQueryable(client));
-        await client.query('COMMIT');
+        const last: string[] = [];
+        const result = await fn({ ...asQueryable(client), atCommit: (sql) => void last.push(sql) });
+        // No parameters: the simple protocol takes the queued statements and COMMIT in one message.
+        await client.query(last.length > 0 ? `${last.join(';\n')};\nCOMMIT` : 'COMMIT');
         return result;
       } catch (err) {
         try {

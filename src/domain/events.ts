@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/index.js';
+import type { Transaction } from '../db/index.js';
 
 /**
  * What a write changed, and whose conversation lists it touches. Every write of the domain produces
@@ -29,7 +29,7 @@ export interface WriteEvent {
 
 export interface WriteSubscriber {
   /** Runs inside the write's transaction, before commit (for example, an outbox row). */
-  inTransaction?(tx: Queryable, event: WriteEvent): Promise<unknown>;
+  inTransaction?(tx: Transaction, event: WriteEvent): Promise<unknown>;
   /**
    * Runs after commit; the write does not answer until it has resolved. `token` is what
    * `inTransaction` returned. It must not throw for a cache fault: the write is already durable.

@@ -12,25 +12,27 @@ import type { ListCursor, ListQuery } from '../domain/model.js';
  * hot user in 500 conversations, first page of 20 (`npm run bench:db`; full EXPLAIN (ANALYZE, BUFFERS)
  * of every variant in bench/results/db-plan.txt), abridged:
  *
- *   Sort (21 rows: the page, back in list order)                        Buffers: shared hit=632
+ *   Sort (21 rows: the page, back in list order)                        Buffers: shared hit≈600
  *     CTE p
  *       -> Limit -> Index Scan using conversation_members_list_idx on conversation_members cm   rows=21
  *            Index Cond: (user_id = $1)        [cursor: AND ROW(sort_at, conversation_id) < ROW($c1, $c2)]
  *            -- partial index (left_at IS NULL) already in (sort_at DESC, conversation_id DESC) order:
  *            -- no sort of the membership, the scan stops after offset+limit+1 rows
- *     InitPlan (total)
- *       -> Aggregate -> Index Only Scan using conversation_members_list_idx   rows=500  Heap Fetches: 0
- *     -> Nested Loop                                                                        rows=21
- *          -> CTE Scan on p
- *          -> Index Scan using conversations_pkey on conversations c           (1 row per page row)
- *          SubPlan (direct title)  Index Scan using conversation_members_pkey (cid) + users_pkey
- *          SubPlan (members)       Limit 5 -> Index Scan using conversation_members_preview_idx (cid)
- *                                    + users_pkey per member
- *          SubPlan (lastMessage)   Index Scan using messages_pkey (id = c.last_message_id) + users_pkey
- *          SubPlan (unreadCount)   Aggregate -> Index Only Scan using messages_live_idx
- *                                    Index Cond: (conversation_id = c.id AND id > p.last_read_message_id)
- *                                    -- reads only the unread tail of one conversation
- *   Planning Time: ~2 ms   Execution Time: ~5 ms
+ *     -> Append
+ *       InitPlan (total)
+ *         -> Aggregate -> Index Only Scan using conversation_members_list_idx   rows=500  Heap Fetches: 0
+ *       -> Nested Loop                                                                      rows=21
+ *            -> CTE Scan on p
+ *            -> Index Scan using conversations_pkey on conversations c         (1 row per page row)
+ *            SubPlan (direct title)  Index Scan using conversation_members_pkey (cid) + users_pkey
+ *            SubPlan (members)       Limit 5 -> Index Scan using conversation_members_preview_idx (cid)
+ *                                      + users_pkey per member
+ *            SubPlan (lastMessage)   Index Scan using messages_pkey (id = c.last_message_id) + users_pkey
+ *            SubPlan (unreadCount)   Aggregate -> Index Only Scan using messages_live_idx
+ *                                      Index Cond: (conversation_id = c.id AND id > p.last_read_message_id)
+ *                                      -- reads only the unread tail of one conversation
+ *       -> Result  One-Time Filter: (NOT EXISTS p)   -- the empty-page row: never executed otherwise
+ *   Planning Time: ~0.5 ms   Execution Time: ~1.4 ms
  *
  * Work per request = (offset + limit) list-index entries + the user's membership count (total, index-only)
  * + a bounded set of index probes per page row. Nothing scans message history or other users' rows, so

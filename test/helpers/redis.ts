@@ -38,15 +38,29 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A redis-server of the test's own, on a free port, that the test may stop, pause (SIGSTOP),
- * resume and restart. Only this child process is ever signalled.
+ * A redis-server of our own, on a free port, that a test (or the freshness checker, or a benchmark)
+ * may stop, pause (SIGSTOP), resume and restart. Only this child process is ever signalled: never the
+ * machine's Redis, never anything by name.
  */
 export class TestRedis {
   private child: ChildProcess | undefined;
+  private paused = false;
   private constructor(readonly port: number) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  get isRunning(): boolean {
+    return this.child !== undefined && this.child.exitCode === null;
   }
 
   static async start(): Promise<TestRedis> {
@@ -62,7 +76,8 @@ export class TestRedis {
       { stdio: 'ignore' },
     );
     this.child = child;
-    const deadline = Date.now() + 5_000;
+    this.paused = false;
+    const deadline = Date.now() + 10_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${child.exitCode}`);
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -82,18 +97,23 @@ export class TestRedis {
 
   /** A plain client to this server (for assertions and CLIENT KILL); the caller disconnects it. */
   client(): Redis {
-    return new Redis(this.url, { maxRetriesPerRequest: 1 });
+    const c = new Redis(this.url, { maxRetriesPerRequest: 1 });
+    c.on('error', () => undefined); // while the server is paused or killed on purpose
+    return c;
   }
 
   pause(): void {
-    this.child?.kill('SIGSTOP');
+    if (!this.isRunning) return;
+    this.child!.kill('SIGSTOP');
+    this.paused = true;
   }
 
   resume(): void {
-    this.child?.kill('SIGCONT');
+    if (this.isRunning) this.child!.kill('SIGCONT');
+    this.paused = false;
   }
 
-  /** Kills the server (its data is lost, as with a crash of a server that keeps nothing on disk). */
+  /** SIGKILL (the data is lost, as with a crash of a server that keeps nothing on disk). */
   async kill(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null) return;
@@ -102,6 +122,7 @@ export class TestRedis {
     child.kill('SIGKILL');
     await exited;
     this.child = undefined;
+    this.paused = false;
   }
 
   /** Starts the server again on the same port. */

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidationOutbox } from '../../src/conversation-list/outbox.js';
+import { coMemberIds } from '../../src/store/users.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { createGroup, postMessage, readUntilHit, registerUsers, type TestUser } from '../helpers/fixtures.js';
+import { captureLogs } from '../helpers/logs.js';
+import { SHARED_REDIS_URL } from '../helpers/redis.js';
+
+const LIST = '/api/v1/conversations';
+
+/**
+ * The invalidation outbox: a process that dies between its commit and its invalidation leaves a row,
+ * and another instance replays it, so a crash cannot leave a stale list cached until the TTL.
+ * "Dies after commit" is reproduced exactly: a change committed with its outbox row, and no invalidation.
+ */
+describe('invalidation outbox: an instance that died between commit and invalidation', () => {
+  let cluster: Cluster;
+  let alice: TestUser, bob: TestUser;
+  let group: any;
+  const logs = captureLogs('warn');
+  beforeAll(async () => {
+    cluster = await startCluster(2, SHARED_REDIS_URL, { CACHE_OUTBOX_REPLAY_AFTER_MS: '300' }, { logger: logs.logger });
+    [alice, bob] = (await registerUsers(cluster.instances[0]!.api, 2)) as [TestUser, TestUser];
+    group = await createGroup(cluster.instances[0]!.api, alice, [bob], 'Outbox');
+    await postMessage(cluster.instances[0]!.api, alice, group.id, 'hello');
+  });
+  afterAll(async () => cluster.teardown());
+
+  /** Bob's list is cached on both instances, showing Alice's current name. */
+  async function primeBob(): Promise<void> {
+    for (const inst of cluster.instances) expect((await readUntilHit(inst.api, LIST, bob.token)).seen.at(-1)).toBe('HIT-L1');
+  }
+  const rename = (name: string, withOutboxRow: boolean) =>
+    cluster.database.db.transaction(async (tx) => {
+      await tx.query('UPDATE users SET display_name = $2 WHERE id = $1', [alice.id, name]);
+      if (withOutboxRow) await new InvalidationOutbox(cluster.database.db, logs.logger).record(tx, await coMemberIds(tx, alice.id));
+    });
+  const senderName = async (i: number) => {
+    const res = await cluster.instances[i]!.api.get(LIST, bob.token);
+    return { name: res.body.data[0].lastMessage.sender.displayName as string, cache: res.headers.get('x-cache') };
+  };
+  const outboxRows = async () => Number((await cluster.database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM cache_invalidations')).rows[0]!.n);
+
+  it('without an outbox row the stale list would stay cached (the control: what the outbox prevents)', async () => {
+    await primeBob();
+    await rename('Alice Unannounced', false);
+    await new Promise((r) => setTimeout(r, 1200)); // past a sweep (every 1 s) and the replay delay (300 ms)
+    for (const i of [0, 1]) expect(await senderName(i)).toEqual({ name: expect.not.stringMatching('Unannounced'), cache: 'HIT-L1' });
+    // Put things right for the next test.
+    await cluster.instances[0]!.gw.listCache!.invalidateUsers([bob.id]);
+  });
+
+  it('with the row committed alongside, another instance replays it: every instance serves the change', async () => {
+    await primeBob();
+    await rename('Alice Recovered', true);
+    expect(await outboxRows()).toBe(1);
+    const deadline = Date.now() + 10_000;
+    let seen: Array<{ name: string; cache: string | null }> = [];
+    while (Date.now() < deadline) {
+      seen = [await senderName(0), await senderName(1)];
+      if (seen.every((s) => s.name === 'Alice Recovered')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen.map((s) => s.name)).toEqual(['Alice Recovered', 'Alice Recovered']);
+    expect(await outboxRows()).toBe(0);
+    expect(logs.text()).toContain('[CACHE-OUTBOX] replayed orphaned invalidations');
+  });
+
+  it('a normal write leaves no row behind once its invalidation is done', async () => {
+    await postMessage(cluster.instances[1]!.api, bob, group.id, 'no debt');
+    const deadline = Date.now() + 5000;
+    while ((await outboxRows()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await outboxRows()).toBe(0);
+  });
+});
