@@ -20,7 +20,11 @@ describe('invalidation outbox: an instance that died between commit and invalida
   let group: any;
   const logs = captureLogs('warn');
   beforeAll(async () => {
-    cluster = await startCluster(2, SHARED_REDIS_URL, { CACHE_OUTBOX_REPLAY_AFTER_MS: '300' }, { logger: logs.logger });
+    // Generous Redis timeout and lease: on a loaded machine a 50 ms timeout makes an invalidation
+    // degrade and be replayed later, which would drop the entry the control below expects to stay.
+    // Timeouts and lapses have tests of their own; this one is about the outbox alone.
+    const env = { CACHE_OUTBOX_REPLAY_AFTER_MS: '300', CACHE_REDIS_TIMEOUT_MS: '2000', CACHE_LEASE_MS: '10000' };
+    cluster = await startCluster(2, SHARED_REDIS_URL, env, { logger: logs.logger });
     [alice, bob] = (await registerUsers(cluster.instances[0]!.api, 2)) as [TestUser, TestUser];
     group = await createGroup(cluster.instances[0]!.api, alice, [bob], 'Outbox');
     await postMessage(cluster.instances[0]!.api, alice, group.id, 'hello');
