@@ -44,8 +44,13 @@ export class InvalidationOutbox {
     this.done.push(id);
   }
 
-  /** Every `intervalMs`: delete completed rows in one statement, and replay orphans. */
-  start(replay: (userIds: string[]) => Promise<void>, intervalMs = 1000): void {
+  /**
+   * Every `intervalMs`: delete completed rows in one statement, and replay orphans. The default
+   * interval is a fifth of the replay delay (at most 1 s): a completed row must be deleted well before
+   * it is old enough for another instance's sweeper to take it for an orphan and replay it (harmless,
+   * but an invalidation for nothing).
+   */
+  start(replay: (userIds: string[]) => Promise<void>, intervalMs = Math.max(20, Math.min(1000, this.orphanAfterMs / 5))): void {
     let sweeping = false;
     this.timer = setInterval(() => {
       if (sweeping) return;
