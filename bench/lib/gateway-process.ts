@@ -2,7 +2,8 @@
  * A gateway in a process of its own, for benchmarks (the load generator must not share its event loop).
  * Configured by environment like `npm start`. With BENCH_BARE_TOKEN it also serves the "bare route":
  * the unavoidable work of a cached list request only — verify the same bearer token, send the same
- * bytes — which is the limit the real hit path is measured against.
+ * bytes (the body, and the headers the contract requires: ETag, Cache-Control, X-Cache) — which is
+ * the limit the real hit path is measured against.
  * Protocol: sends { url, bareUrl } on IPC when listening; answers { cmd: 'stats' } with engine stats.
  */
 import Fastify from 'fastify';
@@ -21,10 +22,12 @@ const token = process.env.BENCH_BARE_TOKEN;
 if (token) {
   const listed = await gw.app.inject({ method: 'GET', url: '/api/v1/conversations', headers: { authorization: `Bearer ${token}` } });
   const bytes = listed.rawPayload;
+  const { etag, 'cache-control': cacheControl } = listed.headers as Record<string, string>;
   const tokens = createTokenService(config.jwtSecret!, config.jwtTtlSeconds);
   const bare = Fastify({ logger: false });
   bare.get('/api/v1/conversations', (req, reply) => {
     tokens.verify((req.headers.authorization ?? '').slice(7));
+    reply.header('etag', etag).header('cache-control', cacheControl).header('x-cache', 'HIT-L1');
     return reply.type('application/json; charset=utf-8').send(bytes);
   });
   bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });

@@ -5,6 +5,7 @@ import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from 
 import { installJsonBody } from './plugins/json-body.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { installRateLimit } from './plugins/rate-limit.js';
+import { installRequestMetrics } from './plugins/request-metrics.js';
 import { installValidators } from './plugins/validation.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -54,6 +55,7 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
   app.addHook('onRoute', (r) => {
     for (const method of Array.isArray(r.method) ? r.method : [r.method]) routeTable.push({ method, url: r.url });
   });
+  installRequestMetrics(app, ctx.metrics);
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
   installValidators(app, SHARED_SCHEMAS);
   installErrorHandling(app);
