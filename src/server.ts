@@ -80,11 +80,12 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       leaseMs: config.cache.leaseMs,
       logger: logger.child({ component: 'cache' }),
     });
-    outbox = new InvalidationOutbox(db, logger.child({ component: 'cache-outbox' }), config.cache.outboxReplayAfterMs);
+    // The outbox repairs what a crash leaves in Redis; memory only, a crash takes the cache with it.
+    if (config.redisUrl) outbox = new InvalidationOutbox(db, logger.child({ component: 'cache-outbox' }), config.cache.outboxReplayAfterMs);
     listCache = new ConversationListCache(engine, sqlList, outbox, logger.child({ component: 'conversation-list-cache' }));
     writer.subscribe(listCache);
     const cache = listCache;
-    outbox.start((userIds) => cache.invalidateUsers(userIds));
+    outbox?.start((userIds) => cache.invalidateUsers(userIds));
   }
   const conversationList: ConversationListSource = cacheServes && listCache ? listCache : sqlList;
 

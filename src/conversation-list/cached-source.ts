@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CacheEngine, CacheEntry } from '../cache/engine/index.js';
+import type { CacheEngine, CacheEntry, WriteHold } from '../cache/engine/index.js';
 import type { Transaction } from '../db/index.js';
 import type { WriteEvent, WriteSubscriber } from '../domain/events.js';
 import type { ListQuery } from '../domain/model.js';
@@ -88,25 +88,40 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
     }
   }
 
+  /** The write's users are known: invalidate and hold their lists while its transaction runs. */
+  begin(userIds: readonly string[]): WriteHold {
+    return this.engine.hold(userIds.map(userGroup));
+  }
+
   inTransaction(tx: Transaction, event: WriteEvent): Promise<unknown> {
     return this.outbox ? this.outbox.record(tx, event.affectedUserIds) : Promise.resolve(undefined);
   }
 
-  async afterCommit(event: WriteEvent, outboxId: unknown): Promise<void> {
-    await this.invalidateUsers(event.affectedUserIds, event);
-    if (typeof outboxId === 'string') this.outbox?.complete(outboxId);
+  async afterCommit(event: WriteEvent, { begun, recorded }: { begun: unknown; recorded: unknown }): Promise<void> {
+    const hold = begun as WriteHold | undefined;
+    await this.invalidateUsers(event.affectedUserIds, event, hold);
+    if (typeof recorded === 'string') this.outbox?.complete(recorded);
   }
 
-  /** Drops every cached list of these users, on every instance. Never throws: the write is already durable. */
-  async invalidateUsers(userIds: readonly string[], event?: WriteEvent): Promise<void> {
+  afterAbort(begun: unknown): void {
+    (begun as WriteHold | undefined)?.abort();
+  }
+
+  /**
+   * Drops every cached list of these users, on every instance (with a hold begun by this write: only
+   * what the hold has not done already). Never throws: the write is already durable.
+   */
+  async invalidateUsers(userIds: readonly string[], event?: WriteEvent, hold?: WriteHold): Promise<void> {
     const started = performance.now();
     try {
-      const report = await this.engine.invalidate(userIds.map(userGroup));
+      const groups = userIds.map(userGroup);
+      const report = hold ? await hold.commit(groups) : await this.engine.invalidate(groups);
       const fields = {
         kind: event?.kind,
         conversationId: event?.conversationId,
         users: userIds.length,
         ms: Math.round(report.ms * 100) / 100,
+        afterCommitMs: Math.round((performance.now() - started) * 100) / 100,
         acks: report.acks,
         waitedForLeaseMs: report.waitedForLeaseMs,
       };

@@ -28,11 +28,19 @@ export interface WriteEvent {
 }
 
 export interface WriteSubscriber {
+  /**
+   * Called, not awaited, as soon as the write knows whose lists it will touch — before its statements
+   * have all run and committed — so that work such as a cache invalidation overlaps the transaction.
+   * Its return value comes back in `afterCommit` or `afterAbort`.
+   */
+  begin?(affectedUserIds: readonly string[]): unknown;
   /** Runs inside the write's transaction, before commit (for example, an outbox row). */
   inTransaction?(tx: Transaction, event: WriteEvent): Promise<unknown>;
   /**
-   * Runs after commit; the write does not answer until it has resolved. `token` is what
-   * `inTransaction` returned. It must not throw for a cache fault: the write is already durable.
+   * Runs after commit; the write does not answer until it has resolved. It must not throw for a cache
+   * fault: the write is already durable.
    */
-  afterCommit?(event: WriteEvent, token: unknown): Promise<void>;
+  afterCommit?(event: WriteEvent, tokens: { begun: unknown; recorded: unknown }): Promise<void>;
+  /** The write begun did not commit, or changed nobody's list after all. Must not throw. */
+  afterAbort?(begun: unknown): void;
 }

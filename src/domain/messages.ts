@@ -33,14 +33,19 @@ export class MessageService {
 
   async post(userId: string, conversationId: string, input: { content: string; replyToId?: string | undefined }): Promise<Message> {
     const content = cleanContent(input.content);
-    return this.writer.write(async (tx) => {
-      const m = await conv.lockMembership(tx, conversationId, userId);
+    return this.writer.write(async (tx, w) => {
+      const m = await conv.lockMembershipWithMembers(tx, conversationId, userId);
       if (!m) throw notFound('conversation');
+      let affected = m.memberIds;
       if (m.type === 'direct' && m.memberCount < 2) {
         // The other side had left (hidden) the direct conversation: a new message brings it back to
-        // their list, with this message unread. Their list is invalidated below with the others'.
-        await conv.addMembers(tx, conversationId, (await conv.allMemberIds(tx, conversationId)).map((id) => ({ userId: id, role: 'member' as const })));
+        // their list, with this message unread. Their list is invalidated with the others'.
+        affected = await conv.allMemberIds(tx, conversationId);
+        await conv.addMembers(tx, conversationId, affected.map((id) => ({ userId: id, role: 'member' as const })));
       }
+      // Known before the insert: the invalidation of these lists runs while the insert and COMMIT do.
+      // (The row lock above keeps the member set as it is until commit.)
+      w.affects(affected);
       if (input.replyToId !== undefined && !(await messages.findLiveMessage(tx, conversationId, input.replyToId))) {
         throw validation('replyToId is not a message of this conversation');
       }
@@ -50,7 +55,6 @@ export class MessageService {
         content,
         replyToId: input.replyToId ?? null,
       });
-      const affected = await conv.activeMemberIds(tx, conversationId);
       return { result: message, event: { kind: 'message.created', actorId: userId, conversationId, affectedUserIds: affected } };
     });
   }

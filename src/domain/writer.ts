@@ -7,6 +7,16 @@ export interface WriteOutcome<T> {
   event: WriteEvent | null;
 }
 
+/** What a write may tell the Writer while it runs. */
+export interface WriteContext {
+  /**
+   * These users' lists will change (the event's affectedUserIds, known early): subscribers start their
+   * work now, overlapping the rest of the transaction. Only the first call counts; users named later in
+   * the event are handled after commit.
+   */
+  affects(userIds: readonly string[]): void;
+}
+
 /**
  * The one way to write. Every service write runs here: in one transaction, then its event goes to
  * the subscribers, in the transaction (outbox) and after commit (cache invalidation), and only then
@@ -23,23 +33,38 @@ export class Writer {
     this.subscribers.push(s);
   }
 
-  async write<T>(fn: (tx: Queryable) => Promise<WriteOutcome<T>>): Promise<T> {
+  async write<T>(fn: (tx: Queryable, w: WriteContext) => Promise<WriteOutcome<T>>): Promise<T> {
     const subs = this.subscribers;
-    const tokens: unknown[] = [];
-    const outcome = await this.db.transaction(async (tx) => {
-      const out = await fn(tx);
-      if (out.event && out.event.affectedUserIds.length > 0) {
-        for (const s of subs) tokens.push(s.inTransaction ? await s.inTransaction(tx, out.event) : undefined);
-      }
-      return out;
-    });
-    const event = outcome.event;
-    if (event) {
-      if (event.affectedUserIds.length > 0) {
-        await Promise.all(subs.map((s, i) => s.afterCommit?.(event, tokens[i])));
-      }
-      for (const o of this.observers) o(event);
+    const begun: unknown[] = [];
+    let announced = false;
+    const affects = (userIds: readonly string[]): void => {
+      if (announced || userIds.length === 0) return;
+      announced = true;
+      for (const s of subs) begun.push(s.begin?.(userIds));
+    };
+    const recorded: unknown[] = [];
+    let outcome: WriteOutcome<T>;
+    try {
+      outcome = await this.db.transaction(async (tx) => {
+        const out = await fn(tx, { affects });
+        if (out.event && out.event.affectedUserIds.length > 0) {
+          // Not announced earlier: begin now, which still overlaps the COMMIT round trip.
+          affects(out.event.affectedUserIds);
+          for (const s of subs) recorded.push(s.inTransaction ? await s.inTransaction(tx, out.event) : undefined);
+        }
+        return out;
+      });
+    } catch (err) {
+      if (announced) subs.forEach((s, i) => s.afterAbort?.(begun[i]));
+      throw err;
     }
+    const event = outcome.event;
+    if (event && event.affectedUserIds.length > 0) {
+      await Promise.all(subs.map((s, i) => s.afterCommit?.(event, { begun: begun[i], recorded: recorded[i] })));
+    } else if (announced) {
+      subs.forEach((s, i) => s.afterAbort?.(begun[i]));
+    }
+    if (event) for (const o of this.observers) o(event);
     return outcome.result;
   }
 }

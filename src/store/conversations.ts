@@ -35,6 +35,26 @@ export async function lockMembership(db: Queryable, conversationId: string, user
   return rows[0] ?? null;
 }
 
+/**
+ * lockMembership, plus the active members' ids in the same round trip: a new message's write names
+ * whose lists it touches before its insert, so their invalidation overlaps the rest of the transaction.
+ */
+export async function lockMembershipWithMembers(
+  db: Queryable,
+  conversationId: string,
+  userId: string,
+): Promise<(Membership & { memberIds: string[] }) | null> {
+  const { rows } = await db.query<Membership & { memberIds: string[] }>(
+    `SELECT ${MEMBERSHIP_COLUMNS},
+       ARRAY(SELECT x.user_id::text FROM conversation_members x WHERE x.conversation_id = c.id AND x.left_at IS NULL) AS "memberIds"
+     FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id
+     WHERE c.id = $1 AND m.user_id = $2 AND m.left_at IS NULL
+     FOR NO KEY UPDATE OF c`,
+    [conversationId, userId],
+  );
+  return rows[0] ?? null;
+}
+
 /** The conversation, locked, whether or not the caller is a member (for joining a public one). */
 export async function lockConversation(db: Queryable, conversationId: string): Promise<ConversationRow | null> {
   const { rows } = await db.query<ConversationRow>(

@@ -47,6 +47,25 @@
  *   still flushes on reconnect and stops serving L1 when its lease lapses, but right after
  *   invalidate() resolves another instance may serve the old value for up to one network hop.
  *
+ * ### 3. Holds: the invalidation runs while the write does
+ * invalidate() after a commit puts its Redis script and its acks on the write's response time. A
+ * writer that knows which groups it will change can call `hold(groups)` before its transaction ends:
+ * the same invalidation (gen bump, UNLINK, publish, acks) runs concurrently with the transaction, and
+ * also *holds* the groups — Redis records the hold (sorted set holdId -> expiry, Redis time) and every
+ * process that applies the message holds them locally — until the write commits or holdMs passes.
+ * A load that starts while its group is held (locally, or per the HEAD script) is served but never
+ * stored in L1 or L2, and never joined: it may have read the database before the commit. A load that
+ * started before the hold fails its gen checks as with any invalidation. So after `commit()`:
+ * - if the hold was in place everywhere (acks/leases, as for invalidate) and the commit finished before
+ *   the hold's validity (holdMs from before the script was sent, less a margin) ended, nothing older
+ *   than the commit can have been stored anywhere: the write may answer at once, and the release (the
+ *   hold removed, a publish) runs in the background; loads that start after it read the commit;
+ * - otherwise (the hold expired before the commit, or did not cover a group the write changed) a full
+ *   invalidate() runs after the commit, as without a hold; if Redis was unreachable, the groups are
+ *   queued for replay as for a degraded invalidate().
+ * Holds are keyed by id, so overlapping writes on one group each keep it held until their own release.
+ * A writer that dies mid-hold leaves it to expire after holdMs; its loads-not-stored cost only misses.
+ *
  * ### Limits (documented, not handled)
  * - Redis TIME must advance at real-time rate (no clock step larger than the margin during a lease).
  * - A partition that cuts only the writer off Redis while readers still reach it: the writer resolves
@@ -77,6 +96,7 @@ import type {
   InvalidationReport,
   LinkState,
   Loader,
+  WriteHold,
 } from './types.js';
 
 /** Per-group state, alive only while loads of the group are in flight (that is all a gen guards). */
@@ -89,6 +109,8 @@ interface Flight {
   readonly gs: GroupState;
   readonly gen: number;
   readonly epoch: number;
+  /** Started while a write held the group: its value is served to its callers, never stored or joined. */
+  readonly held: boolean;
   readonly promise: Promise<GetResult>;
 }
 
@@ -99,11 +121,14 @@ interface FlightOutcome {
 }
 
 interface BusMessage {
-  t: 'inv' | 'clr' | 'ack';
+  t: 'inv' | 'clr' | 'ack' | 'rel';
   o?: string;
   m?: string;
   g?: string[];
   f?: string;
+  /** 'inv' of a hold, and 'rel': the hold's id; with 'inv', hm = its duration. */
+  h?: string;
+  hm?: number;
 }
 
 const DEFAULTS = {
@@ -113,6 +138,7 @@ const DEFAULTS = {
   ackTimeoutMs: 250,
   breakerThreshold: 5,
   breakerCooldownMs: 1000,
+  holdMs: 5000,
 };
 
 const MAX_GROUPS_PER_SCRIPT = 500;
@@ -131,6 +157,7 @@ export class Engine implements CacheEngine {
   private readonly timeoutMs: number;
   private readonly leaseMs: number;
   private readonly ackTimeoutMs: number;
+  private readonly holdMs: number;
   /** Gen keys must outlive the data they guard and any fill still allowed (maxFillAgeMs). */
   private readonly genTtlMs: number;
   private readonly busChannel: string;
@@ -152,6 +179,10 @@ export class Engine implements CacheEngine {
   private readonly groups = new Map<string, GroupState>();
   private readonly flights = new Map<string, Flight>();
   private readonly acks = new AckTracker();
+  /** group -> holdId -> until (performance.now): writes in progress whose loads must not be stored. */
+  private readonly holds = new Map<string, Map<string, number>>();
+  private holdSeq = 0;
+  private holdOps = 0;
   private readonly readyWaiters = new Set<() => void>();
 
   private readonly pendingGroups = new Set<string>();
@@ -185,6 +216,7 @@ export class Engine implements CacheEngine {
     this.timeoutMs = opts.redisTimeoutMs ?? DEFAULTS.redisTimeoutMs;
     this.leaseMs = opts.leaseMs ?? DEFAULTS.leaseMs;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULTS.ackTimeoutMs;
+    this.holdMs = opts.holdMs ?? DEFAULTS.holdMs;
     this.genTtlMs = Math.max(this.ttlMs, 4 * this.leaseMs, 10_000);
     this.busChannel = `${this.ns}:bus`;
     this.ackChannel = `${this.ns}:ack:${this.id}`;
@@ -286,7 +318,7 @@ export class Engine implements CacheEngine {
     const f = this.flights.get(key);
     // Join a load only if no invalidation/clear/coherence loss happened since it started: a getter
     // that arrives after invalidate() resolved must not receive a value read before it.
-    if (f !== undefined && f.gs.gen === f.gen && f.epoch === this.epoch) return f.promise;
+    if (f !== undefined && !f.held && f.gs.gen === f.gen && f.epoch === this.epoch) return f.promise;
     return this.startFlight(group, field, key, loader);
   }
 
@@ -297,7 +329,7 @@ export class Engine implements CacheEngine {
     let settle!: { resolve: (r: GetResult) => void; reject: (e: unknown) => void };
     // The promise exists before the loader runs: a loader that re-enters get() for the same key joins it.
     const promise = new Promise<GetResult>((resolve, reject) => (settle = { resolve, reject }));
-    const fl: Flight = { gs, gen: gs.gen, epoch: this.epoch, promise };
+    const fl: Flight = { gs, gen: gs.gen, epoch: this.epoch, held: this.holds.size > 0 && this.isHeld(group), promise };
     this.flights.set(key, fl);
     this.runFlight(group, field, key, loader, fl).then(
       (out) => {
@@ -357,6 +389,8 @@ export class Engine implements CacheEngine {
     const entry: CacheEntry = { value: loaded.value, meta: loaded.meta, storedAt: Date.now() };
     const result: GetResult = { entry, source: 'load' };
 
+    // Read while a write held the group: maybe before its commit. Served, not kept.
+    if (fl.held || redis?.held === true) return { result };
     if (!this.localValid(fl)) {
       this.refused(group, field, 'local');
       return { result };
@@ -406,7 +440,7 @@ export class Engine implements CacheEngine {
   }
 
   private storeL1(group: string, field: string, key: string, entry: CacheEntry, fl: Flight, ttlMs: number): void {
-    if (ttlMs <= 0) return;
+    if (ttlMs <= 0 || fl.held) return;
     if (!this.localValid(fl)) {
       this.refused(group, field, 'local');
       return;
@@ -444,16 +478,67 @@ export class Engine implements CacheEngine {
   // ---------------------------------------------------------------- invalidation
 
   async invalidate(groups: readonly string[]): Promise<InvalidationReport> {
-    const t0 = performance.now();
     const unique = [...new Set(groups)];
     for (const g of unique) checkGroup(g);
     if (!this.enabled || unique.length === 0) {
-      return { groups: unique.length, ms: performance.now() - t0, acks: 0, waitedForLeaseMs: 0, degraded: false };
+      return { groups: unique.length, ms: 0, acks: 0, waitedForLeaseMs: 0, degraded: false };
     }
-    this.n.invalidations += unique.length;
     // Local first, synchronously: from here on this process neither serves nor fills the old values.
     this.applyInvalidation(unique);
+    return this.spread(unique, undefined);
+  }
 
+  hold(groups: readonly string[]): WriteHold {
+    const t0 = performance.now();
+    const unique = [...new Set(groups)];
+    for (const g of unique) checkGroup(g);
+    if (!this.enabled || unique.length === 0) return { commit: (changed) => this.invalidate(changed), abort: () => undefined };
+    const holdId = `${this.id}:${++this.holdSeq}`;
+    // Redis and the other processes count holdMs from later than t0: ours is the earliest end.
+    const validUntil = t0 + this.holdMs - Math.max(10, this.holdMs / 10);
+    this.applyInvalidation(unique);
+    this.addHold(unique, holdId, t0 + this.holdMs);
+    const placed = this.spread(unique, holdId);
+    let ended = false;
+    const release = (): void => {
+      this.removeHold(unique, holdId);
+      void this.releaseRemote(unique, holdId);
+    };
+    return {
+      commit: async (changed) => {
+        if (ended) throw new Error('cache hold already ended');
+        ended = true;
+        const report = await placed;
+        const covered = new Set(unique);
+        if (report.degraded) {
+          // Every lease has lapsed (see withRetry); the replay must land after the commit: queue again.
+          this.applyInvalidation(changed);
+          for (const g of changed) this.pendingGroups.add(g);
+          this.scheduleReplay();
+          release();
+          return report;
+        }
+        if (performance.now() < validUntil && changed.every((g) => covered.has(g))) {
+          release();
+          return report;
+        }
+        const slow = await this.invalidate(changed);
+        release();
+        return slow;
+      },
+      abort: () => {
+        if (ended) return;
+        ended = true;
+        // After the hold's own script: a release overtaking a retried hold would leave it in place.
+        void placed.then(release);
+      },
+    };
+  }
+
+  /** Bumps gens, drops data, publishes (a hold, with holdId) and waits for acks or leases; chunked. */
+  private async spread(unique: string[], holdId: string | undefined): Promise<InvalidationReport> {
+    const t0 = performance.now();
+    this.n.invalidations += unique.length;
     let acks = 0;
     let waitedForLeaseMs = 0;
     let degraded = false;
@@ -461,9 +546,12 @@ export class Engine implements CacheEngine {
     if (l2 !== undefined && !this.closed) {
       for (let i = 0; i < unique.length; i += MAX_GROUPS_PER_SCRIPT) {
         const chunk = unique.slice(i, i + MAX_GROUPS_PER_SCRIPT);
-        const out = await this.broadcast('invalidate', { t: 'inv', g: chunk }, (channel, msg) =>
-          l2.invalidate(chunk, channel, msg, this.genTtlMs),
-        );
+        const out =
+          holdId === undefined
+            ? await this.broadcast('invalidate', { t: 'inv', g: chunk }, (channel, msg) => l2.invalidate(chunk, channel, msg, this.genTtlMs))
+            : await this.broadcast('hold', { t: 'inv', g: chunk, h: holdId, hm: this.holdMs }, (channel, msg) =>
+                l2.hold(chunk, channel, msg, this.genTtlMs, holdId, this.holdMs),
+              );
         if (out === undefined) {
           degraded = true;
           for (const g of unique.slice(i)) this.pendingGroups.add(g);
@@ -478,6 +566,53 @@ export class Engine implements CacheEngine {
     if (degraded) this.n.degraded++;
     this.events.emit('invalidate', { groups: unique.length, ms, degraded });
     return { groups: unique.length, ms, acks, waitedForLeaseMs, degraded };
+  }
+
+  /** Ends a hold in Redis and on the other processes; nobody waits for it (the write has answered). */
+  private async releaseRemote(groups: string[], holdId: string): Promise<void> {
+    const l2 = this.l2;
+    if (l2 === undefined || this.closed) return;
+    for (let i = 0; i < groups.length; i += MAX_GROUPS_PER_SCRIPT) {
+      const chunk = groups.slice(i, i + MAX_GROUPS_PER_SCRIPT);
+      const message = JSON.stringify({ t: 'rel', g: chunk, h: holdId, o: this.id, m: `${this.id}:${++this.msgSeq}` });
+      try {
+        await l2.release(chunk, this.busChannel, message, holdId);
+      } catch (err) {
+        // The hold expires on its own (holdMs): until then these groups are only not stored.
+        this.onRedisError('release', err);
+      }
+    }
+  }
+
+  private addHold(groups: readonly string[], holdId: string, until: number): void {
+    for (const g of groups) {
+      let h = this.holds.get(g);
+      if (h === undefined) this.holds.set(g, (h = new Map()));
+      h.set(holdId, until);
+    }
+    // Holds whose release never came (a writer died, a message lost) are pruned now and then.
+    if (++this.holdOps % 1024 === 0) for (const g of [...this.holds.keys()]) this.isHeld(g);
+  }
+
+  private removeHold(groups: readonly string[], holdId: string): void {
+    for (const g of groups) {
+      const h = this.holds.get(g);
+      if (h === undefined) continue;
+      h.delete(holdId);
+      if (h.size === 0) this.holds.delete(g);
+    }
+  }
+
+  private isHeld(group: string): boolean {
+    const h = this.holds.get(group);
+    if (h === undefined) return false;
+    const now = performance.now();
+    for (const [id, until] of h) {
+      if (until > now) return true;
+      h.delete(id);
+    }
+    this.holds.delete(group);
+    return false;
   }
 
   async clear(): Promise<void> {
@@ -623,6 +758,10 @@ export class Engine implements CacheEngine {
       const groups = m.g.filter((g): g is string => typeof g === 'string');
       this.n.remoteInvalidations += groups.length;
       this.applyInvalidation(groups);
+      if (typeof m.h === 'string') this.addHold(groups, m.h, performance.now() + (typeof m.hm === 'number' ? m.hm : this.holdMs));
+    } else if (m.t === 'rel' && Array.isArray(m.g) && typeof m.h === 'string') {
+      this.removeHold(m.g.filter((g): g is string => typeof g === 'string'), m.h);
+      return; // a release is not acknowledged: nobody waits for it
     } else if (m.t === 'clr') {
       this.applyClear();
     } else {
@@ -729,6 +868,7 @@ export class Engine implements CacheEngine {
     this.l1.clear();
     this.groups.clear();
     this.flights.clear();
+    this.holds.clear();
     this.events.removeAllListeners();
   }
 }

@@ -17,4 +17,5 @@ export type {
   LinkState,
   LoadedValue,
   Loader,
+  WriteHold,
 } from './types.js';

@@ -49,6 +49,8 @@ export interface HeadReply {
   epoch: number;
   /** Redis TIME in ms. */
   now: number;
+  /** A write holds the group (see engine.ts): what this load reads must not be stored. */
+  held: boolean;
 }
 
 export interface RegistryReply {
@@ -129,6 +131,10 @@ export class RedisL2 {
     return `${this.ns}:{${group}}:g`;
   }
 
+  holdKey(group: string): string {
+    return `${this.ns}:{${group}}:h`;
+  }
+
   /**
    * Runs one Redis call through the breaker. `essential` calls (invalidations, acks, replays) skip an
    * open breaker, because losing them costs correctness or forces writers to wait out leases, and they
@@ -154,8 +160,8 @@ export class RedisL2 {
 
   /** What a load must record before it starts: the group's gen, the epoch, Redis time. */
   async head(group: string): Promise<HeadReply> {
-    const [gen, epoch, now] = await this.call((r) => r.cgHead(this.genKey(group), this.epochKey));
-    return { gen: Number(gen), epoch: Number(epoch), now: Number(now) };
+    const [gen, epoch, now, held] = await this.call((r) => r.cgHead(this.genKey(group), this.epochKey, this.holdKey(group)));
+    return { gen: Number(gen), epoch: Number(epoch), now: Number(now), held: Number(held) > 0 };
   }
 
   /**
@@ -191,6 +197,18 @@ export class RedisL2 {
     for (const g of groups) keys.push(this.genKey(g), this.dataKey(g));
     const reply = await this.call((r) => r.cgInvalidate(keys.length, ...keys, channel, message, genTtlMs), true);
     return parseRegistry(reply);
+  }
+
+  async hold(groups: readonly string[], channel: string, message: string, genTtlMs: number, holdId: string, holdMs: number): Promise<RegistryReply> {
+    const keys: string[] = [this.registryKey];
+    for (const g of groups) keys.push(this.genKey(g), this.dataKey(g), this.holdKey(g));
+    const reply = await this.call((r) => r.cgHold(keys.length, ...keys, channel, message, genTtlMs, holdId, holdMs), true);
+    return parseRegistry(reply);
+  }
+
+  async release(groups: readonly string[], channel: string, message: string, holdId: string): Promise<void> {
+    const keys = groups.map((g) => this.holdKey(g));
+    await this.call((r) => r.cgRelease(keys.length, ...keys, channel, message, holdId), true);
   }
 
   async clear(channel: string, message: string): Promise<RegistryReply> {

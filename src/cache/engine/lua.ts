@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
  * Keys (the `{group}` hash tag keeps a group's data and gen in one Cluster slot):
  *   ${ns}:{${group}}:d   hash field -> encoded entry (see codec.ts), PEXPIRE ttl
  *   ${ns}:{${group}}:g   the group's generation, INCR on invalidation, PEXPIRE genTtl
+ *   ${ns}:{${group}}:h   holds of writes in progress: sorted set holdId -> expiry (Redis ms)
  *   ${ns}:epoch          global epoch, INCR on clear(); no TTL (one small key)
  *   ${ns}:registry       sorted set instanceId -> lease expiry (Redis ms)
  *
@@ -32,11 +33,16 @@ local function nowms()
 end
 `;
 
-/** KEYS: gen, epoch. Returns {gen, epoch, nowMs} (a missing key counts as 0). Run before a load. */
+/**
+ * KEYS: gen, epoch, hold. Returns {gen, epoch, nowMs, held} (a missing key counts as 0; held = the
+ * number of unexpired holds). Run before a load: a load that starts under a hold is never stored.
+ */
 const HEAD = `${PRELUDE}
 local gen = tonumber(redis.call('GET', KEYS[1]) or '0')
 local ep = tonumber(redis.call('GET', KEYS[2]) or '0')
-return {gen, ep, nowms()}
+local now = nowms()
+local held = redis.call('ZCOUNT', KEYS[3], string.format('(%.0f', now), '+inf')
+return {gen, ep, now, held}
 `;
 
 /**
@@ -83,6 +89,41 @@ redis.call('PUBLISH', ARGV[1], ARGV[2])
 ${LIVE_REGISTRY}`;
 
 /**
+ * KEYS: registry, then (gen, data, hold) per group. ARGV: channel, message, genTtlMs, holdId, holdMs.
+ * INVALIDATE, plus a hold per group until Redis now + holdMs (or its release): loads that start
+ * meanwhile are not stored, so the write may commit while this runs (see engine.ts, holds).
+ */
+const HOLD = `${PRELUDE}
+local now = nowms()
+local expiry = now + tonumber(ARGV[5])
+for i = 2, #KEYS, 3 do
+  redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  redis.call('UNLINK', KEYS[i + 1])
+  redis.call('ZADD', KEYS[i + 2], expiry, ARGV[4])
+  redis.call('PEXPIRE', KEYS[i + 2], ARGV[5])
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+${LIVE_REGISTRY}`;
+
+/**
+ * KEYS: hold per group. ARGV: channel, message, holdId.
+ * Ends a hold (and prunes expired ones: a writer that died), then publishes. No gen bump: nothing was
+ * stored under the hold (loads that started under it are never stored; older ones failed the gen the
+ * hold bumped), so what is cached after the release can only come from loads that read the commit.
+ * Nobody waits for acks of a release.
+ */
+const RELEASE = `${PRELUDE}
+local now = nowms()
+for i = 1, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
  * KEYS: registry, epoch. ARGV: channel, message.
  * Bumps the global epoch (every stored entry and every fill in flight becomes void at once; the key
  * sweep that follows only reclaims memory), publishes, returns the live registry.
@@ -112,9 +153,11 @@ type Arg = string | number | Buffer;
 
 /** The script commands as ioredis adds them (defineCommand also adds the *Buffer variants). */
 export interface ScriptCommands {
-  cgHead(gen: string, epoch: string): Promise<[number, number, number]>;
+  cgHead(gen: string, epoch: string, hold: string): Promise<[number, number, number, number]>;
   cgFill(data: string, gen: string, epoch: string, ...args: Arg[]): Promise<[number, number]>;
   cgInvalidate(numKeys: number, ...keysAndArgs: Arg[]): Promise<[number, ...string[]]>;
+  cgHold(numKeys: number, ...keysAndArgs: Arg[]): Promise<[number, ...string[]]>;
+  cgRelease(numKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
   cgClear(registry: string, epoch: string, channel: string, message: string): Promise<[number, ...string[]]>;
   cgRenew(registry: string, id: string, leaseMs: number, channel: string, payload: string): Promise<number>;
 }
@@ -122,9 +165,11 @@ export interface ScriptCommands {
 export type ScriptedRedis = Redis & ScriptCommands;
 
 export function defineScripts(redis: Redis): ScriptedRedis {
-  redis.defineCommand('cgHead', { numberOfKeys: 2, lua: HEAD });
+  redis.defineCommand('cgHead', { numberOfKeys: 3, lua: HEAD });
   redis.defineCommand('cgFill', { numberOfKeys: 3, lua: FILL });
   redis.defineCommand('cgInvalidate', { lua: INVALIDATE });
+  redis.defineCommand('cgHold', { lua: HOLD });
+  redis.defineCommand('cgRelease', { lua: RELEASE });
   redis.defineCommand('cgClear', { numberOfKeys: 2, lua: CLEAR });
   redis.defineCommand('cgRenew', { numberOfKeys: 1, lua: RENEW });
   return redis as ScriptedRedis;

@@ -48,6 +48,8 @@ export interface CacheEngineOptions {
   ackTimeoutMs?: number;
   breakerThreshold?: number;
   breakerCooldownMs?: number;
+  /** Longest a hold (see CacheEngine.hold) keeps its groups from being stored; default 5000. */
+  holdMs?: number;
   logger: Logger;
 }
 
@@ -106,6 +108,21 @@ export interface CacheEvents {
   error: { op: string; err: unknown };
 }
 
+/**
+ * A write in progress on some groups (see CacheEngine.hold). Exactly one of commit() or abort() must
+ * be called.
+ */
+export interface WriteHold {
+  /**
+   * The write has committed. Resolves once every process serves the new values of `groups`: at once
+   * when the hold covered them, was in place everywhere and is still valid (the release then runs in
+   * the background); otherwise after a full invalidate().
+   */
+  commit(groups: readonly string[]): Promise<InvalidationReport>;
+  /** The write did not happen: lifts the hold (in the background). */
+  abort(): void;
+}
+
 export interface CacheEngine {
   readonly name: string;
   readonly enabled: boolean;
@@ -114,6 +131,12 @@ export interface CacheEngine {
   peek(group: string, field: string): CacheEntry | undefined;
   get(group: string, field: string, loader: Loader): Promise<GetResult>;
   invalidate(groups: readonly string[]): Promise<InvalidationReport>;
+  /**
+   * For a write about to change these groups: invalidates them everywhere now and holds them — no
+   * process stores a value of theirs — until the write commits or aborts. The invalidation then runs
+   * while the write's transaction does, instead of after it.
+   */
+  hold(groups: readonly string[]): WriteHold;
   clear(): Promise<void>;
   stats(): CacheStats;
   /** Resolves once coherent (at once when memory only or disabled); rejects after timeoutMs. */
