@@ -133,7 +133,9 @@ export class Checker {
       if (all.includes(this.world.markerPrefix)) add('victim-data-leak', `a victim's private title or message in the answer: ${describeResponse(res)}`, s);
       if (s >= 200 && s < 300) {
         for (const id of [...this.world.victimPrivateConvs, ...this.world.victimMessages.map((m) => m.id)]) {
-          if (text.includes(`"${id}"`) && !echoed.includes(id)) add('victim-id-leak', `the id ${id} of a victim's conversation or message in a 2xx answer: ${describeResponse(res)}`, s);
+          // As an id (not as text: the attacker may well have titled its own group "3000000001").
+          const asId = new RegExp(`"(?:id|conversationId|messageId|replyToId|lastMessageId)"\\s*:\\s*"${id}"`);
+          if (asId.test(text) && !echoed.includes(id)) add('victim-id-leak', `the id ${id} of a victim's conversation or message in a 2xx answer: ${describeResponse(res)}`, s);
         }
       }
     }

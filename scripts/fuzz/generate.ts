@@ -76,6 +76,11 @@ const pctAll = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => `%${b.toStr
 const rawSafe = (s: string) => /^[\u0021-\u00ff]*$/.test(s) && !/[?#]/.test(s);
 
 /** Whether the router can match the segment (bad percent-encoding and over-long params fail before routing). */
+/** Bytes of the request line and headers (Node refuses a head over 16 KiB with a 431/400 before any route). */
+function headSize(path: string, headers: Record<string, string>): number {
+  return Object.entries(headers).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 4, path.length + 32);
+}
+
 function routable(seg: string): boolean {
   if (seg.length === 0 || seg.length > 200) return false;
   if (/[/?#]/.test(seg)) return false;
@@ -569,7 +574,8 @@ export class Generator {
       mustReject: reasons.length > 0 && !(reasons.length === 1 && safe),
       rejectReason: reasons.join(', '),
       // Past ~16 KiB of request line and headers, Node's parser refuses the request before any route.
-      expect401: authFail && allRoutable && path.length + (auth.header?.length ?? 0) < 12_000,
+      // Raw non-ASCII or control bytes in the request line: the HTTP parser answers 400 before any route.
+      expect401: authFail && allRoutable && /^[\x21-\x7e]*$/.test(path) && headSize(path, headers) < 12_000,
       foreign,
       twin: foreign.length > 0 && rng.bool(0.5) ? twinOf(wire, foreign) : undefined,
       actor: 'attacker',
@@ -585,11 +591,14 @@ export class Generator {
     const messages = new Set(this.world.victimMessages.map((m) => m.id));
     const refs: ForeignRef[] = [];
     for (const [k, v] of Object.entries(view.value as Record<string, unknown>)) {
-      if (!/(^id$|Id$|Ids$)/.test(k)) continue;
+      // Only fields that name a conversation or a message: a message's id sent as a `userId` names
+      // no user (ids of each kind have their own range), so it reaches nothing of the victim's.
+      const names = /^conversationIds?$/.test(k) ? 'conversation' : /^(messageId|replyToId)s?$/.test(k) ? 'message' : undefined;
+      if (names === undefined) continue;
       for (const x of Array.isArray(v) ? v : [v]) {
         if (typeof x !== 'string') continue;
-        if (convs.has(x)) refs.push({ kind: 'conversation', id: x });
-        if (messages.has(x)) refs.push({ kind: 'message', id: x });
+        if (names === 'conversation' && convs.has(x)) refs.push({ kind: 'conversation', id: x });
+        if (names === 'message' && messages.has(x)) refs.push({ kind: 'message', id: x });
       }
     }
     return refs;
@@ -621,9 +630,15 @@ export class Generator {
     const headers: Record<string, string> = {};
     if (auth.header !== undefined) headers.authorization = auth.header;
     const route = rng.pick(this.routes);
-    const taken = new Set(this.routes.filter((r) => r.url === route.url).map((r) => r.method));
-    const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'PROPFIND', 'SEARCH', 'MKCOL', 'LOCK', 'PURGE', 'REPORT'].filter((m) => !taken.has(m));
+    // Fastify serves a prefixed '/' route at both `/docs` and `/docs/`: same route, either spelling.
+    const bare = (u: string) => u.replace(/(.)\/$/, '$1');
     const samplePath = route.url.replace(/:([A-Za-z0-9_]+)/g, () => rng.pick(this.world.attackerConvs)).replace('*', 'index.html');
+    // Methods some route serves at this path: its own, and a parametric one's (`GET /users/me` is
+    // `GET /users/:idOrUsername` when only `PATCH /users/me` is literal).
+    const matches = (url: string) =>
+      new RegExp(`^${bare(url).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+').replace('*', '.*')}$`).test(bare(samplePath));
+    const taken = new Set(this.routes.filter((r) => bare(r.url) === bare(route.url) || matches(r.url)).map((r) => r.method));
+    const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'PROPFIND', 'SEARCH', 'MKCOL', 'LOCK', 'PURGE', 'REPORT'].filter((m) => !taken.has(m));
     const wrongMethod = rng.bool(0.5);
     const path = wrongMethod
       ? samplePath
