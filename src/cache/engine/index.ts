@@ -1,6 +1,6 @@
 /**
  * Generic multi-level cache engine (L1 memory, L2 Redis, invalidation bus with acks and leases).
- * Design and figures: ./README.md.
+ * Design: the header of engine.ts; figures: the project README (npm run bench:cache).
  */
 export { createCacheEngine } from './engine.js';
 export type { TypedEmitter } from './emitter.js';

@@ -1,6 +1,9 @@
+import type { Redis } from 'ioredis';
 import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { pino, type Logger } from 'pino';
 import { createCacheEngine, type CacheEngine, type CacheEngineOptions, type LoadedValue } from '../../../src/cache/engine/index.js';
+import { TestRedis } from '../../helpers/redis.js';
 
 export interface LogRecord {
   level: number;
@@ -122,4 +125,46 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
 
 export function text(b: Buffer | undefined): string | undefined {
   return b === undefined ? undefined : b.toString('utf8');
+}
+
+/**
+ * For a test file of engines on Redis: a private redis-server started before the file's tests, a plain
+ * client on it (to look at keys), engines closed after each test, and `pair()`: two coherent engines
+ * sharing a fresh namespace.
+ */
+export function useRedisEngines(): {
+  redis: () => TestRedis;
+  plain: () => Redis;
+  engines: Engines;
+  pair: (extra?: Partial<CacheEngineOptions>) => Promise<{ a: CacheEngine; b: CacheEngine; namespace: string }>;
+} {
+  let redis: TestRedis | undefined;
+  let plain: Redis | undefined;
+  const engines = new Engines();
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    plain = redis.client();
+  });
+  afterEach(() => engines.closeAll());
+  afterAll(async () => {
+    plain?.disconnect();
+    await redis?.stop();
+  });
+  const started = <T>(x: T | undefined): T => {
+    if (x === undefined) throw new Error('useRedisEngines: used before its beforeAll ran');
+    return x;
+  };
+  return {
+    redis: () => started(redis),
+    plain: () => started(plain),
+    engines,
+    async pair(extra = {}) {
+      const namespace = uniqueNamespace();
+      const url = started(redis).url;
+      const a = engines.make({ namespace, redisUrl: url, name: 'a', ...extra });
+      const b = engines.make({ namespace, redisUrl: url, name: 'b', ...extra });
+      await Promise.all([a.ready(), b.ready()]);
+      return { a, b, namespace };
+    },
+  };
 }

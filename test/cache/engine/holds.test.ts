@@ -1,8 +1,6 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CacheEngineOptions } from '../../../src/cache/engine/index.js';
-import { TestRedis } from '../../helpers/redis.js';
-import { Engines, countingLoader, heldLoader, sleep, text, uniqueNamespace, val, waitFor, warm } from './helpers.js';
+import { countingLoader, useRedisEngines, heldLoader, sleep, text, uniqueNamespace, val, waitFor, warm } from './helpers.js';
 
 /**
  * Holds: a write's invalidation placed before its commit, so that it overlaps the transaction. What
@@ -10,27 +8,13 @@ import { Engines, countingLoader, heldLoader, sleep, text, uniqueNamespace, val,
  * every instance serves the committed value; a hold that cannot vouch for the commit (expired, or not
  * covering a group) falls back to a full invalidation.
  */
-let redis: TestRedis;
-let plain: Redis;
-const engines = new Engines();
-
-beforeAll(async () => {
-  redis = await TestRedis.start();
-  plain = redis.client();
-});
-afterEach(() => engines.closeAll());
-afterAll(async () => {
-  plain.disconnect();
-  await redis.stop();
-});
+const fx = useRedisEngines();
+const { engines } = fx;
 
 async function pair(extra: Partial<CacheEngineOptions> = {}) {
-  const namespace = uniqueNamespace();
-  const a = engines.make({ namespace, redisUrl: redis.url, name: 'a', ...extra });
-  const b = engines.make({ namespace, redisUrl: redis.url, name: 'b', ...extra });
-  await Promise.all([a.ready(), b.ready()]);
-  const inL2 = async (group: string, field = 'f') => (await plain.hexists(`${namespace}:{${group}}:d`, field)) === 1;
-  const holdsInRedis = async (group: string) => plain.zcard(`${namespace}:{${group}}:h`);
+  const { a, b, namespace } = await fx.pair(extra);
+  const inL2 = async (group: string, field = 'f') => (await fx.plain().hexists(`${namespace}:{${group}}:d`, field)) === 1;
+  const holdsInRedis = async (group: string) => fx.plain().zcard(`${namespace}:{${group}}:h`);
   return { a, b, namespace, inL2, holdsInRedis };
 }
 
@@ -80,7 +64,7 @@ describe('cache engine holds (invalidation overlapped with the write)', () => {
     expect(text((await pending).entry.value)).toBe('read before the commit');
     await sleep(50);
     expect(text(b.peek('g', 'f')?.value)).not.toBe('read before the commit');
-    expect((await plain.hget(`${namespace}:{g}:d`, 'f')) ?? '').not.toContain('read before the commit');
+    expect((await fx.plain().hget(`${namespace}:{g}:d`, 'f')) ?? '').not.toContain('read before the commit');
   });
 
   it('overlapping writes: the first release leaves the group held until the second ends', async () => {

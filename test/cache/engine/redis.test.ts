@@ -1,39 +1,17 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CacheEngineOptions } from '../../../src/cache/engine/index.js';
 import { encodeEntry } from '../../../src/cache/engine/codec.js';
-import { TestRedis } from '../../helpers/redis.js';
-import { Engines, countingLoader, heldLoader, memoryLogger, sleep, text, uniqueNamespace, val, waitFor, warm } from './helpers.js';
+import { countingLoader, useRedisEngines, heldLoader, memoryLogger, sleep, text, uniqueNamespace, val, waitFor, warm } from './helpers.js';
 
-let redis: TestRedis;
-let plain: Redis;
-const engines = new Engines();
-
-beforeAll(async () => {
-  redis = await TestRedis.start();
-  plain = redis.client();
-});
-afterEach(() => engines.closeAll());
-afterAll(async () => {
-  plain.disconnect();
-  await redis.stop();
-});
-
-/** Two coherent engines on one namespace of the test Redis. */
-async function pair(extra: Partial<CacheEngineOptions> = {}) {
-  const namespace = uniqueNamespace();
-  const a = engines.make({ namespace, redisUrl: redis.url, name: 'a', ...extra });
-  const b = engines.make({ namespace, redisUrl: redis.url, name: 'b', ...extra });
-  await Promise.all([a.ready(), b.ready()]);
-  return { a, b, namespace };
-}
+const fx = useRedisEngines();
+const { engines, pair } = fx;
 
 describe('cache engine with Redis, two instances', () => {
   it('L2 serves a value loaded by the other instance, then L1 serves it', async () => {
     const { a, b, namespace } = await pair();
     const la = countingLoader(() => 'v1');
     expect((await a.get('g', 'f', la.load)).source).toBe('load');
-    await waitFor(async () => (await plain.hexists(`${namespace}:{g}:d`, 'f')) === 1, 5000, 'L2 fill');
+    await waitFor(async () => (await fx.plain().hexists(`${namespace}:{g}:d`, 'f')) === 1, 5000, 'L2 fill');
     const lb = countingLoader(() => 'never');
     const r = await b.get('g', 'f', lb.load);
     expect(r.source).toBe('l2');
@@ -51,7 +29,7 @@ describe('cache engine with Redis, two instances', () => {
     const loader = countingLoader(() => current);
     await a.get('g', 'f', loader.load);
     await b.get('g', 'f', loader.load);
-    await waitFor(async () => (await plain.hexists(`${namespace}:{g}:d`, 'f')) === 1, 5000, 'L2 fill');
+    await waitFor(async () => (await fx.plain().hexists(`${namespace}:{g}:d`, 'f')) === 1, 5000, 'L2 fill');
     await warm(b, 'g', 'f', loader.load);
     expect(text(b.peek('g', 'f')?.value)).toBe('old');
 
@@ -65,16 +43,16 @@ describe('cache engine with Redis, two instances', () => {
     expect(rb.source).toBe('load');
     expect(text(rb.entry.value)).toBe('new');
     expect(b.stats().remoteInvalidations).toBe(1);
-    expect(await plain.get(`${namespace}:{g}:g`)).toBe('1');
+    expect(await fx.plain().get(`${namespace}:{g}:g`)).toBe('1');
   });
 
   it('an invalidation drops every field of the group in L2 and L1 of both instances', async () => {
     const { a, b, namespace } = await pair();
     for (const f of ['q1', 'q2', 'q3']) await a.get('u', f, async () => val(`old-${f}`));
-    await waitFor(async () => (await plain.hlen(`${namespace}:{u}:d`)) === 3, 5000, 'L2 fills');
+    await waitFor(async () => (await fx.plain().hlen(`${namespace}:{u}:d`)) === 3, 5000, 'L2 fills');
     for (const f of ['q1', 'q2', 'q3']) expect((await b.get('u', f, async () => val('x'))).source).toBe('l2');
     await b.invalidate(['u']);
-    expect(await plain.exists(`${namespace}:{u}:d`)).toBe(0);
+    expect(await fx.plain().exists(`${namespace}:{u}:d`)).toBe(0);
     for (const f of ['q1', 'q2', 'q3']) {
       expect(a.peek('u', f)).toBeUndefined();
       expect(b.peek('u', f)).toBeUndefined();
@@ -92,7 +70,7 @@ describe('cache engine with Redis, two instances', () => {
     expect(text((await pending).entry.value)).toBe('old');
     await sleep(50); // let a background fill (if any, wrongly) land
     expect(a.peek('g', 'f')).toBeUndefined();
-    expect(await plain.hget(`${namespace}:{g}:d`, 'f')).toBeNull();
+    expect(await fx.plain().hget(`${namespace}:{g}:d`, 'f')).toBeNull();
     expect(a.stats().staleFillsRefused).toBe(1);
     const rb = await b.get('g', 'f', async () => val('new'));
     expect(rb.source).toBe('load');
@@ -102,7 +80,7 @@ describe('cache engine with Redis, two instances', () => {
   it('the L2 compare-and-set alone refuses a fill whose generation moved (bus message lost)', async () => {
     const { logger } = memoryLogger();
     const namespace = uniqueNamespace();
-    const a = engines.make({ namespace, redisUrl: redis.url, logger });
+    const a = engines.make({ namespace, redisUrl: fx.redis().url, logger });
     await a.ready();
     const refused: string[] = [];
     a.events.on('staleFillRefused', (e) => refused.push(e.reason));
@@ -110,22 +88,22 @@ describe('cache engine with Redis, two instances', () => {
     const pending = a.get('g', 'f', held.load);
     await held.started;
     // Another writer's INCR whose bus message never arrived: only the Lua CAS can catch it.
-    await plain.incr(`${namespace}:{g}:g`);
+    await fx.plain().incr(`${namespace}:{g}:g`);
     held.release();
     await pending;
     await waitFor(() => refused.length > 0, 5000, 'refusal');
     expect(refused).toEqual(['cas']);
-    expect(await plain.hget(`${namespace}:{g}:d`, 'f')).toBeNull();
+    expect(await fx.plain().hget(`${namespace}:{g}:d`, 'f')).toBeNull();
     expect(a.peek('g', 'f')).toBeUndefined();
   });
 
   it('a corrupt or foreign L2 value is a miss (logged once), then reloaded and overwritten', async () => {
     const { logger, records } = memoryLogger();
     const namespace = uniqueNamespace();
-    const a = engines.make({ namespace, redisUrl: redis.url, logger });
+    const a = engines.make({ namespace, redisUrl: fx.redis().url, logger });
     await a.ready();
-    await plain.hset(`${namespace}:{g}:d`, 'f', 'garbage, not an entry');
-    await plain.hset(`${namespace}:{g}:d`, 'f2', Buffer.from([0x43, 0x47, 9, 0, 1, 2, 3])); // wrong version
+    await fx.plain().hset(`${namespace}:{g}:d`, 'f', 'garbage, not an entry');
+    await fx.plain().hset(`${namespace}:{g}:d`, 'f2', Buffer.from([0x43, 0x47, 9, 0, 1, 2, 3])); // wrong version
     const l = countingLoader(() => 'good');
     const r = await a.get('g', 'f', l.load);
     expect(r.source).toBe('load');
@@ -133,19 +111,19 @@ describe('cache engine with Redis, two instances', () => {
     expect((await a.get('g', 'f2', l.load)).source).toBe('load');
     expect(a.stats().corruptEntries).toBe(2);
     expect(records.filter((x) => x.level === 40 && /could not be decoded/.test(x.msg))).toHaveLength(1);
-    await waitFor(async () => (await plain.hgetBuffer(`${namespace}:{g}:d`, 'f'))?.[0] === 0x43, 5000, 'overwrite');
-    const b = engines.make({ namespace, redisUrl: redis.url });
+    await waitFor(async () => (await fx.plain().hgetBuffer(`${namespace}:{g}:d`, 'f'))?.[0] === 0x43, 5000, 'overwrite');
+    const b = engines.make({ namespace, redisUrl: fx.redis().url });
     await b.ready();
     expect((await b.get('g', 'f', l.load)).source).toBe('l2');
   });
 
   it('an L2 entry past its TTL is a miss even while its hash lives on', async () => {
     const namespace = uniqueNamespace();
-    const a = engines.make({ namespace, redisUrl: redis.url, ttlMs: 5000 });
+    const a = engines.make({ namespace, redisUrl: fx.redis().url, ttlMs: 5000 });
     await a.ready();
-    const now = Number((await plain.time())[0]) * 1000;
-    await plain.hset(`${namespace}:{g}:d`, 'old', encodeEntry(0, 0, now - 6000, 'm', Buffer.from('x')));
-    await plain.hset(`${namespace}:{g}:d`, 'ok', encodeEntry(0, 0, now - 1000, 'm', Buffer.from('x')));
+    const now = Number((await fx.plain().time())[0]) * 1000;
+    await fx.plain().hset(`${namespace}:{g}:d`, 'old', encodeEntry(0, 0, now - 6000, 'm', Buffer.from('x')));
+    await fx.plain().hset(`${namespace}:{g}:d`, 'ok', encodeEntry(0, 0, now - 1000, 'm', Buffer.from('x')));
     expect((await a.get('g', 'old', async () => val('y'))).source).toBe('load');
     const ok = await a.get('g', 'ok', async () => val('y'));
     expect(ok.source).toBe('l2');
@@ -158,7 +136,7 @@ describe('cache engine with Redis, two instances', () => {
     await a.get('g1', 'f', async () => val('1'));
     await a.get('g2', 'f', async () => val('2'));
     await a.invalidate(['g3']); // leaves a gen key
-    await waitFor(async () => (await plain.hlen(`${namespace}:{g2}:d`)) === 1, 5000, 'L2 fill');
+    await waitFor(async () => (await fx.plain().hlen(`${namespace}:{g2}:d`)) === 1, 5000, 'L2 fill');
     await warm(b, 'g1', 'f', async () => val('x'));
     const held = heldLoader('old');
     const pending = b.get('g4', 'f', held.load);
@@ -167,13 +145,13 @@ describe('cache engine with Redis, two instances', () => {
     await a.clear();
     expect(b.peek('g1', 'f')).toBeUndefined();
     expect(a.peek('g1', 'f')).toBeUndefined();
-    const keys = (await plain.keys(`${namespace}:*`)).sort(); // KEYS is fine in a test on a private server
+    const keys = (await fx.plain().keys(`${namespace}:*`)).sort(); // KEYS is fine in a test on a private server
     expect(keys).toEqual([`${namespace}:epoch`, `${namespace}:registry`]);
 
     held.release();
     await pending;
     await sleep(50);
-    expect(await plain.exists(`${namespace}:{g4}:d`)).toBe(0);
+    expect(await fx.plain().exists(`${namespace}:{g4}:d`)).toBe(0);
     expect(b.peek('g4', 'f')).toBeUndefined();
     expect((await b.get('g1', 'f', async () => val('new'))).source).toBe('load');
   });
@@ -189,9 +167,9 @@ describe('cache engine with Redis, two instances', () => {
 
   it('a closed instance leaves the registry at once, so writers do not wait for it', async () => {
     const { a, b, namespace } = await pair();
-    expect(await plain.zcard(`${namespace}:registry`)).toBe(2);
+    expect(await fx.plain().zcard(`${namespace}:registry`)).toBe(2);
     await b.close();
-    expect(await plain.zcard(`${namespace}:registry`)).toBe(1);
+    expect(await fx.plain().zcard(`${namespace}:registry`)).toBe(1);
     const report = await a.invalidate(['g']);
     expect(report.acks).toBe(0);
     expect(report.waitedForLeaseMs).toBe(0);
