@@ -52,7 +52,11 @@ export function createPostgresDb(opts: PostgresOptions, onErrorCb?: (err: Error)
         const last: string[] = [];
         const result = await fn({ ...asQueryable(client), atCommit: (sql) => void last.push(sql) });
         // No parameters: the simple protocol takes the queued statements and COMMIT in one message.
-        await client.query(last.length > 0 ? `${last.join(';\n')};\nCOMMIT` : 'COMMIT');
+        const done = (await client.query(last.length > 0 ? `${last.join(';\n')};\nCOMMIT` : 'COMMIT')) as unknown;
+        // A transaction an earlier error aborted answers COMMIT with ROLLBACK, not with an error: an
+        // error that fn caught and did not rethrow must not become an acknowledged write that is lost.
+        const tag = (Array.isArray(done) ? done[done.length - 1] : done) as { command?: string } | undefined;
+        if (tag?.command !== 'COMMIT') throw new Error(`transaction not committed (the server answered ${tag?.command})`);
         return result;
       } catch (err) {
         try {

@@ -59,4 +59,14 @@ describe.each(['postgres', 'pglite'] as const)('transactions with atCommit state
     await db.transaction(async (tx) => void (await tx.query("INSERT INTO t VALUES ('g')")));
     expect(await keys()).toEqual(['a', 'b', 'c', 'g']);
   });
+
+  it('an error caught inside the transaction fails it: a rolled-back write is never reported as done', async () => {
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query("INSERT INTO t VALUES ('h')");
+        await tx.query("INSERT INTO t VALUES ('a')").catch(() => undefined); // duplicate key, swallowed
+      }),
+    ).rejects.toThrow();
+    expect(await keys()).toEqual(['a', 'b', 'c', 'g']);
+  });
 });
