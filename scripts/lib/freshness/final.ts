@@ -158,7 +158,14 @@ export async function verifyDatabase(world: World, databaseUrl: string): Promise
         const r = rows.find((x) => x.user_id === u);
         const state = r && r.left_at === null ? 'in' : 'out';
         const v = finalValues(reg);
-        check(v.has(state), () => `conversation ${c.id}: member ${u} is ${state}; allowed ${[...v].join('|')}`);
+        check(v.has(state), () => {
+          // Every op that named this conversation (not only those the register holds): what a report
+          // needs to tell a product bug from a gap in the model.
+          const named = world.ops
+            .filter((o) => o.convId === c.id)
+            .map((o) => `#${o.id} ${o.desc} [${Math.round(o.s)}..${Math.round(o.e)} ms] ${o.status} ${o.http} inst=${o.instance}`);
+          return `conversation ${c.id}: member ${u} is ${state}; allowed ${[...v].join('|')}; ops on it: ${named.join('; ')}`;
+        });
         if (state === 'in') {
           // Read marker within the bounds of the writes that set it.
           let lo = 0;
