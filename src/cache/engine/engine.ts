@@ -530,7 +530,7 @@ export class Engine implements CacheEngine {
         if (ended) return;
         ended = true;
         // After the hold's own script: a release overtaking a retried hold would leave it in place.
-        void placed.then(release);
+        void placed.then(release, release);
       },
     };
   }
