@@ -23,7 +23,7 @@ import { request, timeSequential } from './lib/http-client.js';
 import { startInstance, type Instance } from './lib/instances.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
 import { Progress } from './lib/progress.js';
-import { round, summarize } from './lib/stats.js';
+import { cpuMs, round, summarize } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -162,8 +162,14 @@ async function writePath(env: Env) {
     // Alternate the order between rounds so that drift in the machine's load favours no configuration.
     const order = round % 2 === 0 ? CONFIGS : [...CONFIGS].reverse();
     for (const c of order) {
-      await withInstances(c.envs, async ([a]) => {
-        for (const size of ['2', '200']) row[`${c.key}${size}`] = summarize(await timeSequential(N, post(a!.url, convIds[size]!))).p50;
+      await withInstances(c.envs, async ([a, b]) => {
+        for (const size of ['2', '200']) {
+          // CPU per write of the writing gateway, the other one and Redis: where the cache's cost goes.
+          const pids = [a!.pid, b!.pid, c.key === 'on' || c.key === 'fast' ? env.redis.pid : undefined];
+          const before = pids.map(cpuMs);
+          row[`${c.key}${size}`] = summarize(await timeSequential(N, post(a!.url, convIds[size]!))).p50;
+          pids.forEach((_, i) => (row[`${c.key}${size}cpu${i}`] = ((cpuMs(pids[i]) ?? 0) - (before[i] ?? 0)) / N));
+        }
       });
     }
     out.push(row);
@@ -177,14 +183,16 @@ async function writePath(env: Env) {
     ratio2: round(p50.on2! / p50.off2!),
     ratio200: round(p50.on200! / p50.off200!),
   };
+  const cpu = (k: string) => [0, 1, 2].map((i) => round(median(`${k}cpu${i}`))).join(' / ');
   md.push(
     `### 3. Write path: POST message p50 (ms), ${N} sequential posts per round, median of 3 rounds; ratio to cache off`,
-    '| configuration | 2 members | ratio | 200 members | ratio |',
-    '|---|---|---|---|---|',
+    '| configuration | 2 members | ratio | CPU ms per write: writer / other gateway / Redis | 200 members | ratio | CPU ms per write |',
+    '|---|---|---|---|---|---|---|',
     ...CONFIGS.map(
-      (c) => `| ${c.label} | ${ms(p50[`${c.key}2`]!)} | ${round(p50[`${c.key}2`]! / p50.off2!)} | ${ms(p50[`${c.key}200`]!)} | ${round(p50[`${c.key}200`]! / p50.off200!)} |`,
+      (c) =>
+        `| ${c.label} | ${ms(p50[`${c.key}2`]!)} | ${round(p50[`${c.key}2`]! / p50.off2!)} | ${cpu(`${c.key}2`)} | ${ms(p50[`${c.key}200`]!)} | ${round(p50[`${c.key}200`]! / p50.off200!)} | ${cpu(`${c.key}200`)} |`,
     ),
-    'Goal: ratio under 1.1 for the default (last row).',
+    'Goal: ratio under 1.1 for the default (last row). CPU from /proc over the measured posts (Redis: only where it is used).',
     '',
   );
   return summary;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 export interface Instance {
   url: string;
+  pid: number | undefined;
   bareUrl: string | undefined;
   stats(): Promise<Record<string, any> | null>;
   stop(): Promise<void>;
@@ -23,6 +24,7 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
   });
   return {
     url: ready.url,
+    pid: child.pid,
     bareUrl: ready.bareUrl,
     stats: () =>
       new Promise((resolve) => {

@@ -1,3 +1,8 @@
+import { readFileSync } from 'node:fs';
+
+/** Linux's USER_HZ (sysconf(_SC_CLK_TCK)): 100 on every mainstream kernel. */
+const CLOCK_TICKS = 100;
+
 /** Latency statistics for benchmarks. All values in the unit of the samples (milliseconds here). */
 
 /**
@@ -53,4 +58,15 @@ export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
+export function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
 }
