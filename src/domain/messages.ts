@@ -34,17 +34,18 @@ export class MessageService {
   async post(userId: string, conversationId: string, input: { content: string; replyToId?: string | undefined }): Promise<Message> {
     const content = cleanContent(input.content);
     return this.writer.write(async (tx, w) => {
-      const m = await conv.lockMembershipWithMembers(tx, conversationId, userId);
+      const m = await conv.lockMembership(tx, conversationId, userId);
       if (!m) throw notFound('conversation');
-      let affected = m.memberIds;
       if (m.type === 'direct' && m.memberCount < 2) {
         // The other side had left (hidden) the direct conversation: a new message brings it back to
         // their list, with this message unread. Their list is invalidated with the others'.
-        affected = await conv.allMemberIds(tx, conversationId);
-        await conv.addMembers(tx, conversationId, affected.map((id) => ({ userId: id, role: 'member' as const })));
+        await conv.addMembers(tx, conversationId, (await conv.allMemberIds(tx, conversationId)).map((id) => ({ userId: id, role: 'member' as const })));
       }
-      // Known before the insert: the invalidation of these lists runs while the insert and COMMIT do.
-      // (The row lock above keeps the member set as it is until commit.)
+      // A statement of its own, after the lock: it sees every membership change committed before
+      // (one in the lock's own statement would be judged on the snapshot from before the lock wait),
+      // and the lock keeps the set as it is until commit. Known before the insert, these lists'
+      // invalidation runs while the insert and the COMMIT do.
+      const affected = await conv.activeMemberIds(tx, conversationId);
       w.affects(affected);
       if (input.replyToId !== undefined && !(await messages.findLiveMessage(tx, conversationId, input.replyToId))) {
         throw validation('replyToId is not a message of this conversation');

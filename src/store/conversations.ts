@@ -23,33 +23,18 @@ const MEMBERSHIP_COLUMNS = `c.id::text AS "conversationId", c.type, m.role, c.la
  * (FOR NO KEY UPDATE: writes in one conversation are serialised, so the member set a write
  * reports for invalidation is the one it committed against; message inserts, which only need
  * FOR KEY SHARE on the row for their foreign key, are not blocked by it).
+ * The membership row is locked too, in a mode that waits for a concurrent update of it (FOR SHARE):
+ * after a wait, PostgreSQL re-checks the WHERE clause with the latest version only of rows whose lock
+ * had to wait for their update. Without it (or with FOR KEY SHARE, which does not conflict with the
+ * leave's update), `m.left_at IS NULL` was judged on the snapshot from before the wait, and a member
+ * who had just left still passed (test/store/conversations.test.ts).
  */
 export async function lockMembership(db: Queryable, conversationId: string, userId: string): Promise<Membership | null> {
   const { rows } = await db.query<Membership>(
     `SELECT ${MEMBERSHIP_COLUMNS}
      FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id
      WHERE c.id = $1 AND m.user_id = $2 AND m.left_at IS NULL
-     FOR NO KEY UPDATE OF c`,
-    [conversationId, userId],
-  );
-  return rows[0] ?? null;
-}
-
-/**
- * lockMembership, plus the active members' ids in the same round trip: a new message's write names
- * whose lists it touches before its insert, so their invalidation overlaps the rest of the transaction.
- */
-export async function lockMembershipWithMembers(
-  db: Queryable,
-  conversationId: string,
-  userId: string,
-): Promise<(Membership & { memberIds: string[] }) | null> {
-  const { rows } = await db.query<Membership & { memberIds: string[] }>(
-    `SELECT ${MEMBERSHIP_COLUMNS},
-       ARRAY(SELECT x.user_id::text FROM conversation_members x WHERE x.conversation_id = c.id AND x.left_at IS NULL) AS "memberIds"
-     FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id
-     WHERE c.id = $1 AND m.user_id = $2 AND m.left_at IS NULL
-     FOR NO KEY UPDATE OF c`,
+     FOR NO KEY UPDATE OF c FOR SHARE OF m`,
     [conversationId, userId],
   );
   return rows[0] ?? null;
