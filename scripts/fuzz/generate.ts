@@ -75,12 +75,12 @@ const pctAll = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => `%${b.toStr
 /** Characters Node's client sends in a path as they are (it refuses the others). */
 const rawSafe = (s: string) => /^[\u0021-\u00ff]*$/.test(s) && !/[?#]/.test(s);
 
-/** Whether the router can match the segment (bad percent-encoding and over-long params fail before routing). */
 /** Bytes of the request line and headers (Node refuses a head over 16 KiB with a 431/400 before any route). */
 function headSize(path: string, headers: Record<string, string>): number {
   return Object.entries(headers).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 4, path.length + 32);
 }
 
+/** Whether the router can match the segment (bad percent-encoding and over-long params fail before routing). */
 function routable(seg: string): boolean {
   if (seg.length === 0 || seg.length > 200) return false;
   if (/[/?#]/.test(seg)) return false;

@@ -42,6 +42,7 @@ export class Writer {
       announced = true;
       for (const s of subs) begun.push(s.begin?.(userIds));
     };
+    const abort = (): void => subs.forEach((s, i) => s.afterAbort?.(begun[i]));
     const recorded: unknown[] = [];
     let outcome: WriteOutcome<T>;
     try {
@@ -55,14 +56,14 @@ export class Writer {
         return out;
       });
     } catch (err) {
-      if (announced) subs.forEach((s, i) => s.afterAbort?.(begun[i]));
+      if (announced) abort();
       throw err;
     }
     const event = outcome.event;
     if (event && event.affectedUserIds.length > 0) {
       await Promise.all(subs.map((s, i) => s.afterCommit?.(event, { begun: begun[i], recorded: recorded[i] })));
     } else if (announced) {
-      subs.forEach((s, i) => s.afterAbort?.(begun[i]));
+      abort();
     }
     if (event) for (const o of this.observers) o(event);
     return outcome.result;

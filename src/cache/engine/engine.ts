@@ -513,8 +513,7 @@ export class Engine implements CacheEngine {
         if (report.degraded) {
           // Every lease has lapsed (see withRetry); the replay must land after the commit: queue again.
           this.applyInvalidation(changed);
-          for (const g of changed) this.pendingGroups.add(g);
-          this.scheduleReplay();
+          this.queueReplay(changed);
           release();
           return report;
         }
@@ -554,8 +553,7 @@ export class Engine implements CacheEngine {
               );
         if (out === undefined) {
           degraded = true;
-          for (const g of unique.slice(i)) this.pendingGroups.add(g);
-          this.scheduleReplay();
+          this.queueReplay(unique.slice(i));
           break;
         }
         acks += out.acks;
@@ -702,6 +700,12 @@ export class Engine implements CacheEngine {
   private applyClear(): void {
     this.epoch++;
     this.l1.clear();
+  }
+
+  /** Groups whose invalidation could not reach Redis: sent as soon as it answers (see replay). */
+  private queueReplay(groups: readonly string[]): void {
+    for (const g of groups) this.pendingGroups.add(g);
+    this.scheduleReplay();
   }
 
   private scheduleReplay(): void {
