@@ -93,8 +93,15 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
     return this.engine.hold(userIds.map(userGroup));
   }
 
-  inTransaction(tx: Transaction, event: WriteEvent): Promise<unknown> {
-    return this.outbox ? this.outbox.record(tx, event.affectedUserIds) : Promise.resolve(undefined);
+  /**
+   * The outbox row, unless this write's hold is already in Redis for every affected user: then a crash
+   * after the commit leaves nothing to repair (see WriteHold.inRedis), and the row — a statement, a
+   * WAL record and a later DELETE on every write — is saved. Short writes (most) are in that case.
+   */
+  inTransaction(tx: Transaction, event: WriteEvent, begun: unknown): Promise<unknown> {
+    if (!this.outbox) return Promise.resolve(undefined);
+    if ((begun as WriteHold | undefined)?.inRedis(event.affectedUserIds.map(userGroup))) return Promise.resolve(undefined);
+    return this.outbox.record(tx, event.affectedUserIds);
   }
 
   async afterCommit(event: WriteEvent, { begun, recorded }: { begun: unknown; recorded: unknown }): Promise<void> {

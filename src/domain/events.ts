@@ -34,8 +34,8 @@ export interface WriteSubscriber {
    * Its return value comes back in `afterCommit` or `afterAbort`.
    */
   begin?(affectedUserIds: readonly string[]): unknown;
-  /** Runs inside the write's transaction, before commit (for example, an outbox row). */
-  inTransaction?(tx: Transaction, event: WriteEvent): Promise<unknown>;
+  /** Runs inside the write's transaction, before commit (for example, an outbox row); `begun` as below. */
+  inTransaction?(tx: Transaction, event: WriteEvent, begun: unknown): Promise<unknown>;
   /**
    * Runs after commit; the write does not answer until it has resolved. It must not throw for a cache
    * fault: the write is already durable.

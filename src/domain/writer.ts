@@ -51,7 +51,7 @@ export class Writer {
         if (out.event && out.event.affectedUserIds.length > 0) {
           // Not announced earlier: begin now, which still overlaps the COMMIT round trip.
           affects(out.event.affectedUserIds);
-          for (const s of subs) recorded.push(s.inTransaction ? await s.inTransaction(tx, out.event) : undefined);
+          for (const [i, s] of subs.entries()) recorded.push(s.inTransaction ? await s.inTransaction(tx, out.event, begun[i]) : undefined);
         }
         return out;
       });

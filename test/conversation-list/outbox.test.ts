@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userGroup } from '../../src/conversation-list/keys.js';
 import { InvalidationOutbox } from '../../src/conversation-list/outbox.js';
 import { coMemberIds } from '../../src/store/users.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
@@ -91,6 +92,31 @@ describe('invalidation outbox: an instance that died between commit and invalida
     // Dropped from Redis too (or stored again since, with the new name, as the reads above show).
     expect(await outboxRows()).toBe(0);
     expect(logs.text()).toContain('[CACHE-OUTBOX] replayed orphaned invalidations');
+  });
+
+  it('a write whose hold is already in Redis before its commit needs no row; one whose hold is not, does', async () => {
+    await noRowsLeft();
+    const cache = cluster.instances[0]!.gw.listCache!;
+    const event = { kind: 'user.updated' as const, actorId: alice.id, conversationId: null, affectedUserIds: [alice.id, bob.id] };
+    const write = async (waitForHold: boolean) => {
+      const hold = cache.begin(event.affectedUserIds);
+      if (waitForHold) {
+        const deadline = Date.now() + 5000;
+        while (!hold.inRedis(event.affectedUserIds.map(userGroup)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      }
+      const recorded = await cluster.database.db.transaction((tx) => cache.inTransaction(tx, event, hold));
+      const rows = await outboxRows();
+      await cache.afterCommit(event, { begun: hold, recorded });
+      return { recorded, rows };
+    };
+    // Right after begin() the hold script cannot have run: the debt must be recorded with the commit.
+    const early = await write(false);
+    expect(typeof early.recorded).toBe('string');
+    expect(early.rows).toBe(1);
+    await noRowsLeft();
+    // Once Redis holds every affected list, a crash after the commit leaves nothing stale: no row.
+    const late = await write(true);
+    expect(late).toEqual({ recorded: undefined, rows: 0 });
   });
 
   it('a normal write leaves no row behind once its invalidation is done', async () => {

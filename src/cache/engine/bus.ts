@@ -6,10 +6,10 @@ export interface BusOptions {
   url: string;
   timeoutMs: number;
   connectionName: string;
-  /** The shared bus channel and this instance's own ack/heartbeat channel. */
+  /** This instance's inbox (see lua.ts). */
   channels: readonly string[];
   log: Logger;
-  onMessage: (channel: string, message: string) => void;
+  onMessage: (message: string) => void;
   onState: (up: boolean) => void;
 }
 
@@ -30,7 +30,7 @@ export class Bus {
     // SUBSCRIBE is not on any request's path: give it more time than a data command.
     const opts = { ...clientOptions(o.connectionName, Math.max(1000, o.timeoutMs * 10)), autoResubscribe: false, enableAutoPipelining: false };
     this.sub = new Redis(o.url, opts);
-    this.sub.on('message', (channel: string, message: string) => o.onMessage(channel, message));
+    this.sub.on('message', (_channel: string, message: string) => o.onMessage(message));
     this.sub.on('ready', () => this.subscribe());
     this.sub.on('close', () => this.setUp(false));
     this.sub.on('error', (err: Error) => o.log.debug({ err: err.message }, 'cache bus connection error'));

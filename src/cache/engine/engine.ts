@@ -16,9 +16,9 @@
  * A load that started before an invalidation is also never *joined* by a getter arriving after it.
  *
  * ### 2. Cross-instance: acknowledgements + leases ("fresh" mode, the default)
- * - Every instance subscribes to `${ns}:bus` and to its own `${ns}:ack:${id}`.
+ * - Every instance subscribes to its own inbox `${ns}:inbox:${id}` (invalidations, acks, heartbeats).
  * - Lease: every leaseMs/3 the instance runs `renew`, which atomically (a) ZADDs its id to the registry
- *   with expiry = RedisNow + leaseMs and (b) PUBLISHes a heartbeat on its own ack channel. When the
+ *   with expiry = RedisNow + leaseMs and (b) PUBLISHes a heartbeat to its own inbox. When the
  *   heartbeat comes back through the subscriber, the bus is proven alive after the renewal, and the
  *   instance trusts its L1 until `sentAt + leaseMs - margin` (sentAt = local time the renew was sent).
  *   While not trusted (or while the bus is down) L1 is neither read nor written; when trust comes back
@@ -30,9 +30,10 @@
  *   trust we derive from it; and any message published after the heartbeat reaches us before the
  *   next heartbeat does (one connection, in order), or the bus drops and trust ends at once.
  * - Writer: `invalidate(groups)` bumps local gens and drops L1 entries synchronously, then runs the
- *   `invalidate` script: INCR gens, UNLINK data, PUBLISH {origin, msgId, groups}, and return the live
- *   registry, all atomically. Receivers bump gens, drop L1, then PUBLISH an ack to the writer's channel
- *   (on their command connection, so any fill they sent earlier has run before the ack). The writer
+ *   `invalidate` script: INCR gens, UNLINK data, PUBLISH {origin, msgId, groups} to the inbox of every
+ *   live instance but the writer, and return that live registry, all atomically. Receivers bump gens,
+ *   drop L1, then PUBLISH an ack to the writer's inbox (on their command connection, so any fill they
+ *   sent earlier has run before the ack). The writer
  *   waits, per live instance, for its ack or its registry expiry (converted from Redis time to a local
  *   delay measured from the reply), whichever comes first; past its expiry an instance has stopped
  *   trusting its L1 on its own. `ackTimeoutMs` is when a missing ack is logged and the rest of the wait
@@ -51,15 +52,17 @@
  * invalidate() after a commit puts its Redis script and its acks on the write's response time. A
  * writer that knows which groups it will change can call `hold(groups)` before its transaction ends:
  * the same invalidation (gen bump, UNLINK, publish, acks) runs concurrently with the transaction, and
- * also *holds* the groups — Redis records the hold (sorted set holdId -> expiry, Redis time) and every
- * process that applies the message holds them locally — until the write commits or holdMs passes.
- * A load that starts while its group is held (locally, or per the HEAD script) is served but never
- * stored in L1 or L2, and never joined: it may have read the database before the commit. A load that
+ * also *holds* the groups — Redis records the hold (sorted set holdId -> expiry, Redis time), and the
+ * writing process in memory — until the write commits or holdMs passes. A load that starts while its
+ * group is held (by its own process, or per the HEAD script every storable load runs first: a load
+ * that cannot run HEAD is never stored) is served but never stored in L1 or L2, and never joined: it
+ * may have read the database before the commit. Other processes need no message to end a hold: HEAD
+ * asks Redis, so the release is one script, with nothing to publish. A load that
  * started before the hold fails its gen checks as with any invalidation. So after `commit()`:
  * - if the hold was in place everywhere (acks/leases, as for invalidate) and the commit finished before
  *   the hold's validity (holdMs from before the script was sent, less a margin) ended, nothing older
  *   than the commit can have been stored anywhere: the write may answer at once, and the release (the
- *   hold removed, a publish) runs in the background; loads that start after it read the commit;
+ *   hold removed from Redis) runs in the background; loads that start after it read the commit;
  * - otherwise (the hold expired before the commit, or did not cover a group the write changed) a full
  *   invalidate() runs after the commit, as without a hold; if Redis was unreachable, the groups are
  *   queued for replay as for a degraded invalidate().
@@ -83,7 +86,7 @@ import { Bus } from './bus.js';
 import { decodeEntry, encodeEntry } from './codec.js';
 import { TypedEmitter } from './emitter.js';
 import { L1, SEP } from './l1.js';
-import { RedisL2, type HeadReply, type RegistryReply } from './l2-redis.js';
+import { RedisL2, type Addressing, type HeadReply, type RegistryReply } from './l2-redis.js';
 import { Lease } from './lease.js';
 import type {
   CacheEngine,
@@ -109,8 +112,14 @@ interface Flight {
   readonly gs: GroupState;
   readonly gen: number;
   readonly epoch: number;
-  /** Started while a write held the group: its value is served to its callers, never stored or joined. */
+  /** Started while a write of this process held the group: served to its callers, never stored or joined. */
   readonly held: boolean;
+  /**
+   * Whether a getter arriving now may take this load's value. False once the loader has started
+   * without a HEAD saying the group is not held (held, or HEAD failed): the read may predate the commit
+   * of a write that has already answered. Before the loader starts, a joiner is safe: the read comes later.
+   */
+  joinable: boolean;
   readonly promise: Promise<GetResult>;
 }
 
@@ -121,14 +130,12 @@ interface FlightOutcome {
 }
 
 interface BusMessage {
-  t: 'inv' | 'clr' | 'ack' | 'rel';
+  t: 'inv' | 'clr' | 'ack';
+  /** Sender (origin) instance and message id; on an ack, f = the acknowledging instance. */
   o?: string;
   m?: string;
   g?: string[];
   f?: string;
-  /** 'inv' of a hold, and 'rel': the hold's id; with 'inv', hm = its duration. */
-  h?: string;
-  hm?: number;
 }
 
 const DEFAULTS = {
@@ -160,8 +167,9 @@ export class Engine implements CacheEngine {
   private readonly holdMs: number;
   /** Gen keys must outlive the data they guard and any fill still allowed (maxFillAgeMs). */
   private readonly genTtlMs: number;
-  private readonly busChannel: string;
-  private readonly ackChannel: string;
+  /** Every instance's inbox is `${inboxPrefix}${id}` (see lua.ts); ours is `inbox`. */
+  private readonly inboxPrefix: string;
+  private readonly inbox: string;
   private readonly startedAt = performance.now();
 
   private readonly l1: L1;
@@ -218,8 +226,8 @@ export class Engine implements CacheEngine {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULTS.ackTimeoutMs;
     this.holdMs = opts.holdMs ?? DEFAULTS.holdMs;
     this.genTtlMs = Math.max(this.ttlMs, 4 * this.leaseMs, 10_000);
-    this.busChannel = `${this.ns}:bus`;
-    this.ackChannel = `${this.ns}:ack:${this.id}`;
+    this.inboxPrefix = `${this.ns}:inbox:`;
+    this.inbox = this.inboxPrefix + this.id;
     // ttl 0 = disabled (never "default"): the seed's `ttl || default` turned 0 into a live cache.
     this.enabled = this.ttlMs > 0;
     this.l1 = new L1(this.l1MaxBytes, Math.max(1, this.ttlMs));
@@ -259,16 +267,16 @@ export class Engine implements CacheEngine {
       url: opts.redisUrl,
       timeoutMs: this.timeoutMs,
       connectionName: `${this.ns}:${this.name}:${this.id}:sub`,
-      channels: [this.busChannel, this.ackChannel],
+      channels: [this.inbox],
       log: this.log,
-      onMessage: (channel, message) => this.onMessage(channel, message),
+      onMessage: (message) => this.onMessage(message),
       onState: (up) => this.onBusState(up),
     });
     this.lease = new Lease({
       id: this.id,
       leaseMs: this.leaseMs,
       marginMs: Math.max(10, Math.floor(this.leaseMs / 10)),
-      ackChannel: this.ackChannel,
+      inbox: this.inbox,
       l2: this.l2,
       busUp: () => this.bus?.isUp ?? false,
       log: this.log,
@@ -318,7 +326,7 @@ export class Engine implements CacheEngine {
     const f = this.flights.get(key);
     // Join a load only if no invalidation/clear/coherence loss happened since it started: a getter
     // that arrives after invalidate() resolved must not receive a value read before it.
-    if (f !== undefined && !f.held && f.gs.gen === f.gen && f.epoch === this.epoch) return f.promise;
+    if (f !== undefined && f.joinable && f.gs.gen === f.gen && f.epoch === this.epoch) return f.promise;
     return this.startFlight(group, field, key, loader);
   }
 
@@ -329,7 +337,8 @@ export class Engine implements CacheEngine {
     let settle!: { resolve: (r: GetResult) => void; reject: (e: unknown) => void };
     // The promise exists before the loader runs: a loader that re-enters get() for the same key joins it.
     const promise = new Promise<GetResult>((resolve, reject) => (settle = { resolve, reject }));
-    const fl: Flight = { gs, gen: gs.gen, epoch: this.epoch, held: this.holds.size > 0 && this.isHeld(group), promise };
+    const held = this.holds.size > 0 && this.isHeld(group);
+    const fl: Flight = { gs, gen: gs.gen, epoch: this.epoch, held, joinable: !held, promise };
     this.flights.set(key, fl);
     this.runFlight(group, field, key, loader, fl).then(
       (out) => {
@@ -380,6 +389,7 @@ export class Engine implements CacheEngine {
       }
     }
 
+    if (l2 !== undefined && (redis === undefined || redis.held)) fl.joinable = false;
     this.n.misses++;
     if (this.events.has('miss')) this.events.emit('miss', { group, field });
     const t0 = performance.now();
@@ -395,12 +405,15 @@ export class Engine implements CacheEngine {
       this.refused(group, field, 'local');
       return { result };
     }
-    if (l2 === undefined || redis === undefined) {
-      // No Redis gen to compare with (memory only, or Redis unreachable): L1 only. Safe under the
-      // lease: a writer that cannot reach Redis waits until our lease has lapsed.
+    if (l2 === undefined) {
+      // Memory only: nobody else writes, and our own holds are known locally.
       this.storeL1(group, field, key, entry, fl, this.ttlMs);
       return { result };
     }
+    // Redis unreachable (or our invalidations not yet replayed into it): without HEAD we cannot know
+    // whether another instance's write holds the group, so the value is served and not kept. Little
+    // is lost: an instance that cannot reach Redis stops trusting its L1 within leaseMs anyway.
+    if (redis === undefined) return { result };
     return { result, background: this.fill(l2, group, field, key, loaded.meta, loaded.value, fl, redis) };
   }
 
@@ -492,17 +505,21 @@ export class Engine implements CacheEngine {
     const t0 = performance.now();
     const unique = [...new Set(groups)];
     for (const g of unique) checkGroup(g);
-    if (!this.enabled || unique.length === 0) return { commit: (changed) => this.invalidate(changed), abort: () => undefined };
+    if (!this.enabled || unique.length === 0) {
+      return { commit: (changed) => this.invalidate(changed), abort: () => undefined, inRedis: () => false };
+    }
     const holdId = `${this.id}:${++this.holdSeq}`;
     // Redis and the other processes count holdMs from later than t0: ours is the earliest end.
     const validUntil = t0 + this.holdMs - Math.max(10, this.holdMs / 10);
     this.applyInvalidation(unique);
     this.addHold(unique, holdId, t0 + this.holdMs);
-    const placed = this.spread(unique, holdId);
+    let landed = false;
+    const placed = this.spread(unique, holdId, () => (landed = true));
     let ended = false;
-    const release = (): void => {
+    const release = (later = false): void => {
       this.removeHold(unique, holdId);
-      void this.releaseRemote(unique, holdId);
+      if (later) setImmediate(() => void this.releaseRemote(unique, holdId));
+      else void this.releaseRemote(unique, holdId);
     };
     return {
       commit: async (changed) => {
@@ -518,24 +535,33 @@ export class Engine implements CacheEngine {
           return report;
         }
         if (performance.now() < validUntil && changed.every((g) => covered.has(g))) {
-          release();
+          // In Redis, after the answer has gone out (this resolves it): nothing waits for the release.
+          release(true);
           return report;
         }
         const slow = await this.invalidate(changed);
         release();
         return slow;
       },
+      inRedis: (groups) => {
+        if (!landed || ended || performance.now() >= validUntil - this.holdMs / 2) return false;
+        const covered = new Set(unique);
+        return groups.every((g) => covered.has(g));
+      },
       abort: () => {
         if (ended) return;
         ended = true;
         // After the hold's own script: a release overtaking a retried hold would leave it in place.
-        void placed.then(release, release);
+        void placed.then(() => release(), () => release());
       },
     };
   }
 
-  /** Bumps gens, drops data, publishes (a hold, with holdId) and waits for acks or leases; chunked. */
-  private async spread(unique: string[], holdId: string | undefined): Promise<InvalidationReport> {
+  /**
+   * Bumps gens, drops data, publishes (a hold, with holdId) and waits for acks or leases; chunked.
+   * `landed` is called once every chunk's script has run in Redis (before the acks come back).
+   */
+  private async spread(unique: string[], holdId: string | undefined, landed?: () => void): Promise<InvalidationReport> {
     const t0 = performance.now();
     this.n.invalidations += unique.length;
     let acks = 0;
@@ -543,14 +569,15 @@ export class Engine implements CacheEngine {
     let degraded = false;
     const l2 = this.l2;
     if (l2 !== undefined && !this.closed) {
+      const chunks = Math.ceil(unique.length / MAX_GROUPS_PER_SCRIPT);
+      let ran = 0;
+      const onRan = () => void (++ran === chunks && landed?.());
       for (let i = 0; i < unique.length; i += MAX_GROUPS_PER_SCRIPT) {
         const chunk = unique.slice(i, i + MAX_GROUPS_PER_SCRIPT);
         const out =
           holdId === undefined
-            ? await this.broadcast('invalidate', { t: 'inv', g: chunk }, (channel, msg) => l2.invalidate(chunk, channel, msg, this.genTtlMs))
-            : await this.broadcast('hold', { t: 'inv', g: chunk, h: holdId, hm: this.holdMs }, (channel, msg) =>
-                l2.hold(chunk, channel, msg, this.genTtlMs, holdId, this.holdMs),
-              );
+            ? await this.broadcast('invalidate', { t: 'inv', g: chunk }, (inbox) => l2.invalidate(chunk, inbox, this.genTtlMs), onRan)
+            : await this.broadcast('hold', { t: 'inv', g: chunk }, (inbox) => l2.hold(chunk, inbox, this.genTtlMs, holdId, this.holdMs), onRan);
         if (out === undefined) {
           degraded = true;
           this.queueReplay(unique.slice(i));
@@ -566,15 +593,14 @@ export class Engine implements CacheEngine {
     return { groups: unique.length, ms, acks, waitedForLeaseMs, degraded };
   }
 
-  /** Ends a hold in Redis and on the other processes; nobody waits for it (the write has answered). */
+  /** Ends a hold in Redis; nobody waits for it (the write has answered). */
   private async releaseRemote(groups: string[], holdId: string): Promise<void> {
     const l2 = this.l2;
     if (l2 === undefined || this.closed) return;
     for (let i = 0; i < groups.length; i += MAX_GROUPS_PER_SCRIPT) {
       const chunk = groups.slice(i, i + MAX_GROUPS_PER_SCRIPT);
-      const message = JSON.stringify({ t: 'rel', g: chunk, h: holdId, o: this.id, m: `${this.id}:${++this.msgSeq}` });
       try {
-        await l2.release(chunk, this.busChannel, message, holdId);
+        await l2.release(chunk, holdId);
       } catch (err) {
         // The hold expires on its own (holdMs): until then these groups are only not stored.
         this.onRedisError('release', err);
@@ -618,7 +644,7 @@ export class Engine implements CacheEngine {
     this.applyClear();
     const l2 = this.l2;
     if (l2 === undefined || this.closed) return;
-    const out = await this.broadcast('clear', { t: 'clr' }, (channel, msg) => l2.clear(channel, msg));
+    const out = await this.broadcast('clear', { t: 'clr' }, (inbox) => l2.clear(inbox));
     // Entries are readable until swept (reads skip the epoch, see lua.ts), so the sweep must complete;
     // if it cannot, the whole clear is replayed later and this instance reads no L2 until then.
     const swept = out === undefined ? undefined : await this.withRetry('clear sweep', () => l2.sweep());
@@ -629,24 +655,32 @@ export class Engine implements CacheEngine {
     }
   }
 
+  /** A message with a fresh id, for every live instance's inbox but ours. */
+  private addressed(body: Omit<BusMessage, 'o' | 'm'>): Addressing {
+    const message = JSON.stringify({ ...body, o: this.id, m: `${this.id}:${++this.msgSeq}` });
+    return { prefix: this.inboxPrefix, message, sender: this.id };
+  }
+
   /**
-   * Publishes one bus message through `run` (a script that also returns the live registry), with the
-   * degraded-mode retry loop, then waits for acks or leases ('fresh' mode).
+   * Sends one message to every live instance through `run` (a script that also returns the live
+   * registry), with the degraded-mode retry loop, then waits for acks or leases ('fresh' mode).
    * Returns undefined when Redis could not be reached before the deadline (which has then passed).
    */
   private async broadcast(
     op: string,
     body: Omit<BusMessage, 'o' | 'm'>,
-    run: (channel: string, message: string) => Promise<RegistryReply>,
+    run: (inbox: Addressing) => Promise<RegistryReply>,
+    onRan?: () => void,
   ): Promise<{ acks: number; waitedForLeaseMs: number } | undefined> {
     const msgId = `${this.id}:${++this.msgSeq}`;
-    const message = JSON.stringify({ ...body, o: this.id, m: msgId });
+    const inbox: Addressing = { prefix: this.inboxPrefix, message: JSON.stringify({ ...body, o: this.id, m: msgId }), sender: this.id };
     const waiter = this.mode === 'fresh' ? this.acks.expect(msgId) : undefined;
-    const reply = await this.withRetry(op, () => run(this.busChannel, message));
+    const reply = await this.withRetry(op, () => run(inbox));
     if (reply === undefined) {
       waiter?.cancel();
       return undefined;
     }
+    onRan?.();
     if (waiter === undefined) return { acks: 0, waitedForLeaseMs: 0 };
     const replyAt = performance.now();
     const expected = new Map<string, number>();
@@ -725,14 +759,13 @@ export class Engine implements CacheEngine {
     this.replaying = true;
     try {
       if (this.pendingClear) {
-        await l2.clear(this.busChannel, JSON.stringify({ t: 'clr', o: this.id, m: `${this.id}:${++this.msgSeq}` }));
+        await l2.clear(this.addressed({ t: 'clr' }));
         await l2.sweep();
         this.pendingClear = false;
       }
       while (this.pendingGroups.size > 0) {
         const chunk = [...this.pendingGroups].slice(0, MAX_GROUPS_PER_SCRIPT);
-        const message = JSON.stringify({ t: 'inv', g: chunk, o: this.id, m: `${this.id}:${++this.msgSeq}` });
-        await l2.invalidate(chunk, this.busChannel, message, this.genTtlMs);
+        await l2.invalidate(chunk, this.addressed({ t: 'inv', g: chunk }), this.genTtlMs);
         for (const g of chunk) this.pendingGroups.delete(g);
       }
       this.log.info('cache queued invalidations replayed into redis');
@@ -746,26 +779,23 @@ export class Engine implements CacheEngine {
 
   // ---------------------------------------------------------------- bus, lease, redis state
 
-  private onMessage(channel: string, raw: string): void {
-    if (channel === this.ackChannel) {
-      if (raw.startsWith('hb:')) this.lease?.onEcho(raw);
-      else {
-        const m = parseMessage(raw);
-        if (m?.t === 'ack' && typeof m.m === 'string' && typeof m.f === 'string') this.acks.onAck(m.m, m.f);
-      }
+  /** Our inbox: heartbeats of our lease, acks of our messages, invalidations and clears of others. */
+  private onMessage(raw: string): void {
+    if (raw.startsWith('hb:')) {
+      this.lease?.onEcho(raw);
       return;
     }
     const m = parseMessage(raw);
-    if (m === undefined || typeof m.o !== 'string' || typeof m.m !== 'string') return;
-    if (m.o === this.id) return; // our own message: applied locally before it was sent
+    if (m === undefined || typeof m.m !== 'string') return;
+    if (m.t === 'ack') {
+      if (typeof m.f === 'string') this.acks.onAck(m.m, m.f);
+      return;
+    }
+    if (typeof m.o !== 'string' || m.o === this.id) return;
     if (m.t === 'inv' && Array.isArray(m.g)) {
       const groups = m.g.filter((g): g is string => typeof g === 'string');
       this.n.remoteInvalidations += groups.length;
       this.applyInvalidation(groups);
-      if (typeof m.h === 'string') this.addHold(groups, m.h, performance.now() + (typeof m.hm === 'number' ? m.hm : this.holdMs));
-    } else if (m.t === 'rel' && Array.isArray(m.g) && typeof m.h === 'string') {
-      this.removeHold(m.g.filter((g): g is string => typeof g === 'string'), m.h);
-      return; // a release is not acknowledged: nobody waits for it
     } else if (m.t === 'clr') {
       this.applyClear();
     } else {
@@ -773,7 +803,7 @@ export class Engine implements CacheEngine {
     }
     // Applied above, synchronously; now tell the writer. Failure = the writer waits for our lease.
     const ack = JSON.stringify({ t: 'ack', m: m.m, f: this.id });
-    this.l2?.publish(`${this.ns}:ack:${m.o}`, ack).catch((err: unknown) => {
+    this.l2?.publish(this.inboxPrefix + m.o, ack).catch((err: unknown) => {
       this.log.debug({ err: errMessage(err) }, 'cache ack failed; the writer will wait for our lease');
     });
   }

@@ -60,6 +60,13 @@ export interface RegistryReply {
   live: Map<string, number>;
 }
 
+/** A message for every live instance's inbox (channel `prefix + instanceId`) but the sender's. */
+export interface Addressing {
+  prefix: string;
+  message: string;
+  sender: string;
+}
+
 export interface RedisL2Options {
   url: string;
   namespace: string;
@@ -101,7 +108,15 @@ export class RedisL2 {
       },
       () => this.refresh(),
     );
-    this.cmd = defineScripts(new Redis(o.url, clientOptions(o.connectionName)));
+    this.cmd = defineScripts(
+      new Redis(o.url, {
+        ...clientOptions(o.connectionName),
+        // Auto-pipelining pays off where many calls share a tick (reads and fills under load). The
+        // write path's calls come one at a time: through a pipeline each costs a Pipeline object and
+        // a deferred flush for nothing, so they go straight to the socket.
+        autoPipeliningIgnoredCommands: ['cgHold', 'cgRelease', 'cgInvalidate', 'cgClear', 'cgRenew', 'publish', 'zrem'],
+      }),
+    );
     this.cmd.on('ready', () => {
       this.connected = true;
       this.refresh();
@@ -192,27 +207,31 @@ export class RedisL2 {
     return { status: Number(status), now: Number(now) };
   }
 
-  async invalidate(groups: readonly string[], channel: string, message: string, genTtlMs: number): Promise<RegistryReply> {
+  /** The scripts below publish `message` to `inboxPrefix + id` of every live instance but `sender`. */
+  async invalidate(groups: readonly string[], inbox: Addressing, genTtlMs: number): Promise<RegistryReply> {
     const keys: string[] = [this.registryKey];
     for (const g of groups) keys.push(this.genKey(g), this.dataKey(g));
-    const reply = await this.call((r) => r.cgInvalidate(keys.length, ...keys, channel, message, genTtlMs), true);
+    const reply = await this.call((r) => r.cgInvalidate(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs), true);
     return parseRegistry(reply);
   }
 
-  async hold(groups: readonly string[], channel: string, message: string, genTtlMs: number, holdId: string, holdMs: number): Promise<RegistryReply> {
+  async hold(groups: readonly string[], inbox: Addressing, genTtlMs: number, holdId: string, holdMs: number): Promise<RegistryReply> {
     const keys: string[] = [this.registryKey];
     for (const g of groups) keys.push(this.genKey(g), this.dataKey(g), this.holdKey(g));
-    const reply = await this.call((r) => r.cgHold(keys.length, ...keys, channel, message, genTtlMs, holdId, holdMs), true);
+    const reply = await this.call(
+      (r) => r.cgHold(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs, holdId, holdMs),
+      true,
+    );
     return parseRegistry(reply);
   }
 
-  async release(groups: readonly string[], channel: string, message: string, holdId: string): Promise<void> {
+  async release(groups: readonly string[], holdId: string): Promise<void> {
     const keys = groups.map((g) => this.holdKey(g));
-    await this.call((r) => r.cgRelease(keys.length, ...keys, channel, message, holdId), true);
+    await this.call((r) => r.cgRelease(keys.length, ...keys, holdId), true);
   }
 
-  async clear(channel: string, message: string): Promise<RegistryReply> {
-    const reply = await this.call((r) => r.cgClear(this.registryKey, this.epochKey, channel, message), true);
+  async clear(inbox: Addressing): Promise<RegistryReply> {
+    const reply = await this.call((r) => r.cgClear(this.registryKey, this.epochKey, inbox.prefix, inbox.message, inbox.sender), true);
     return parseRegistry(reply);
   }
 

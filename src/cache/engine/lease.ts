@@ -6,7 +6,7 @@ export interface LeaseOptions {
   leaseMs: number;
   /** Subtracted from every trust period: clock-rate differences between hosts, timer jitter. */
   marginMs: number;
-  ackChannel: string;
+  inbox: string;
   l2: RedisL2;
   busUp: () => boolean;
   log: Logger;
@@ -70,7 +70,7 @@ export class Lease {
     this.beating = true;
     const sentAt = performance.now();
     try {
-      await this.o.l2.renew(this.o.id, this.o.leaseMs, this.o.ackChannel, this.prefix + String(sentAt));
+      await this.o.l2.renew(this.o.id, this.o.leaseMs, this.o.inbox, this.prefix + String(sentAt));
     } catch (err) {
       this.o.log.debug({ err: String(err) }, 'cache lease renewal failed');
     } finally {

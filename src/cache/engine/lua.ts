@@ -20,6 +20,8 @@ import type { Redis } from 'ioredis';
  *   ${ns}:{${group}}:h   holds of writes in progress: sorted set holdId -> expiry (Redis ms)
  *   ${ns}:epoch          global epoch, INCR on clear(); no TTL (one small key)
  *   ${ns}:registry       sorted set instanceId -> lease expiry (Redis ms)
+ * Channels: ${ns}:inbox:${instanceId}, one per instance: invalidations and clears addressed to it,
+ * acknowledgements of its own, and its lease heartbeats.
  *
  * Time is always Redis TIME (one clock for every instance). On Redis < 5 a script must call
  * replicate_commands() before writing after TIME; on 7 it is a no-op, so it is called when present.
@@ -66,77 +68,81 @@ if gen > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
 return {1, now}
 `;
 
-/** Appends {now, id1, expiry1, id2, expiry2, ...} of the live registry to the reply. */
-const LIVE_REGISTRY = `
+/**
+ * Publishes ARGV[2] to the inbox (channel ARGV[1] .. id) of every live instance but the sender ARGV[3],
+ * and returns {now, id1, expiry1, id2, expiry2, ...} of that same live registry. Addressed rather than
+ * broadcast on one shared channel: the sender does not receive (and parse) its own message, and the
+ * instances it will wait for are exactly those the message was sent to.
+ */
+const PUBLISH_TO_LIVE = `
 local now = nowms()
 local reg = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%.0f', now), '+inf', 'WITHSCORES')
+for i = 1, #reg, 2 do
+  if reg[i] ~= ARGV[3] then redis.call('PUBLISH', ARGV[1] .. reg[i], ARGV[2]) end
+end
 table.insert(reg, 1, now)
 return reg
 `;
 
 /**
- * KEYS: registry, then (gen, data) per group. ARGV: channel, message, genTtlMs.
- * Bumps each gen, drops each data hash, publishes, and returns the live registry, all atomically:
- * any instance whose lease is live at publish time is in the reply.
+ * KEYS: registry, then (gen, data) per group. ARGV: inbox prefix, message, sender id, genTtlMs.
+ * Bumps each gen, drops each data hash, publishes to every live instance, and returns the live
+ * registry, all atomically: any instance whose lease is live at publish time got the message.
  */
 const INVALIDATE = `${PRELUDE}
 for i = 2, #KEYS, 2 do
   redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
   redis.call('UNLINK', KEYS[i + 1])
 end
-redis.call('PUBLISH', ARGV[1], ARGV[2])
-${LIVE_REGISTRY}`;
+${PUBLISH_TO_LIVE}`;
 
 /**
- * KEYS: registry, then (gen, data, hold) per group. ARGV: channel, message, genTtlMs, holdId, holdMs.
+ * KEYS: registry, then (gen, data, hold) per group.
+ * ARGV: inbox prefix, message, sender id, genTtlMs, holdId, holdMs.
  * INVALIDATE, plus a hold per group until Redis now + holdMs (or its release): loads that start
  * meanwhile are not stored, so the write may commit while this runs (see engine.ts, holds).
  */
 const HOLD = `${PRELUDE}
-local now = nowms()
-local expiry = now + tonumber(ARGV[5])
+local expiry = nowms() + tonumber(ARGV[6])
 for i = 2, #KEYS, 3 do
   redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
   redis.call('UNLINK', KEYS[i + 1])
-  redis.call('ZADD', KEYS[i + 2], expiry, ARGV[4])
-  redis.call('PEXPIRE', KEYS[i + 2], ARGV[5])
+  redis.call('ZADD', KEYS[i + 2], expiry, ARGV[5])
+  redis.call('PEXPIRE', KEYS[i + 2], ARGV[6])
 end
-redis.call('PUBLISH', ARGV[1], ARGV[2])
-${LIVE_REGISTRY}`;
+${PUBLISH_TO_LIVE}`;
 
 /**
- * KEYS: hold per group. ARGV: channel, message, holdId.
- * Ends a hold (and prunes expired ones: a writer that died), then publishes. No gen bump: nothing was
- * stored under the hold (loads that started under it are never stored; older ones failed the gen the
- * hold bumped), so what is cached after the release can only come from loads that read the commit.
- * Nobody waits for acks of a release.
+ * KEYS: hold per group. ARGV: holdId.
+ * Ends a hold (and prunes expired ones: a writer that died). No gen bump: nothing was stored under the
+ * hold (loads that started under it are never stored; older ones failed the gen the hold bumped), so
+ * what is cached after the release can only come from loads that read the commit. No message either:
+ * other instances learn of holds from HEAD, which every load that may be stored runs (see engine.ts).
  */
 const RELEASE = `${PRELUDE}
 local now = nowms()
 for i = 1, #KEYS do
-  redis.call('ZREM', KEYS[i], ARGV[3])
+  redis.call('ZREM', KEYS[i], ARGV[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
 end
-redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1
 `;
 
 /**
- * KEYS: registry, epoch. ARGV: channel, message.
+ * KEYS: registry, epoch. ARGV: inbox prefix, message, sender id.
  * Bumps the global epoch (every stored entry and every fill in flight becomes void at once; the key
- * sweep that follows only reclaims memory), publishes, returns the live registry.
+ * sweep that follows only reclaims memory), publishes to every live instance, returns the registry.
  */
 const CLEAR = `${PRELUDE}
 redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', ARGV[1], ARGV[2])
-${LIVE_REGISTRY}`;
+${PUBLISH_TO_LIVE}`;
 
 /**
- * KEYS: registry. ARGV: instanceId, leaseMs, ackChannel, heartbeat payload.
- * Renews this instance's lease, prunes expired ones, then publishes the heartbeat on the instance's
- * own ack channel in the same atomic step: receiving it proves the subscription was alive after the
+ * KEYS: registry. ARGV: instanceId, leaseMs, inbox channel, heartbeat payload.
+ * Renews this instance's lease, prunes expired ones, then publishes the heartbeat to the instance's
+ * own inbox in the same atomic step: receiving it proves the subscription was alive after the
  * renewal (see engine.ts for why the order matters). Returns Redis now.
  */
 const RENEW = `${PRELUDE}
@@ -158,7 +164,7 @@ export interface ScriptCommands {
   cgInvalidate(numKeys: number, ...keysAndArgs: Arg[]): Promise<[number, ...string[]]>;
   cgHold(numKeys: number, ...keysAndArgs: Arg[]): Promise<[number, ...string[]]>;
   cgRelease(numKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
-  cgClear(registry: string, epoch: string, channel: string, message: string): Promise<[number, ...string[]]>;
+  cgClear(registry: string, epoch: string, inboxPrefix: string, message: string, sender: string): Promise<[number, ...string[]]>;
   cgRenew(registry: string, id: string, leaseMs: number, channel: string, payload: string): Promise<number>;
 }
 

@@ -121,6 +121,13 @@ export interface WriteHold {
   commit(groups: readonly string[]): Promise<InvalidationReport>;
   /** The write did not happen: lifts the hold (in the background). */
   abort(): void;
+  /**
+   * True when Redis already holds every one of `groups` (the script ran) and at least half of the
+   * hold's time is left: from now on, a writer that dies after its commit leaves nothing stale behind
+   * (the invalidation is done; loads until the hold expires are not stored), provided the commit
+   * completes within that remaining half. What a durable record of the debt (an outbox) is for.
+   */
+  inRedis(groups: readonly string[]): boolean;
 }
 
 export interface CacheEngine {

@@ -74,7 +74,7 @@ describe('cache engine holds (invalidation overlapped with the write)', () => {
     await waitFor(async () => (await holdsInRedis('g')) === 2, 5000, 'both holds placed');
     await h1.commit(['g']);
     await waitFor(async () => (await holdsInRedis('g')) === 1, 5000, 'first release');
-    // Still held by the second write, locally on both instances and in Redis: nothing is kept.
+    // Still held by the second write (in Redis, and locally where it was made): nothing is kept.
     for (const e of [a, b]) await e.get('g', 'f', async () => val('between the commits'));
     await sleep(50);
     expect(a.peek('g', 'f')).toBeUndefined();
@@ -120,9 +120,71 @@ describe('cache engine holds (invalidation overlapped with the write)', () => {
     await warm(a, 'g', 'f', async () => val('v'));
   });
 
+  it('inRedis(): true once the hold script has run, for the groups it covers, until the hold ends', async () => {
+    const { a, holdsInRedis } = await pair();
+    const hold = a.hold(['g', 'h']);
+    // Synchronously after hold(): the script cannot have run yet.
+    expect(hold.inRedis(['g'])).toBe(false);
+    await waitFor(() => hold.inRedis(['g', 'h']), 5000, 'hold in Redis');
+    expect(await holdsInRedis('g')).toBe(1);
+    expect(hold.inRedis(['g', 'other'])).toBe(false);
+    await hold.commit(['g', 'h']);
+    expect(hold.inRedis(['g'])).toBe(false);
+  });
+
+  it('inRedis(): false once less than half of the hold is left (a commit may outlast it)', async () => {
+    const { a } = await pair({ holdMs: 400 });
+    const hold = a.hold(['g']);
+    await waitFor(() => hold.inRedis(['g']), 5000, 'hold in Redis');
+    await sleep(250);
+    expect(hold.inRedis(['g'])).toBe(false);
+    hold.abort();
+  });
+
+  it('the hold and the invalidation go to the other live instances only; acks to the writer; a release publishes nothing', async () => {
+    const { a, b, namespace, holdsInRedis } = await pair();
+    const sub = fx.plain().duplicate();
+    const seen: Array<{ channel: string; t: string }> = [];
+    sub.on('pmessage', (_p: string, channel: string, msg: string) => {
+      if (!msg.startsWith('hb:')) seen.push({ channel, t: (JSON.parse(msg) as { t: string }).t });
+    });
+    try {
+      await sub.psubscribe(`${namespace}:inbox:*`);
+      await a.invalidate(['g']);
+      const hold = a.hold(['g']);
+      await hold.commit(['g']);
+      await waitFor(async () => (await holdsInRedis('g')) === 0, 5000, 'release');
+      await sleep(50);
+      const inboxOf = (e: typeof a) => `${namespace}:inbox:${(e as unknown as { instanceId: string }).instanceId}`;
+      expect(seen).toEqual([
+        { channel: inboxOf(b), t: 'inv' },
+        { channel: inboxOf(a), t: 'ack' },
+        { channel: inboxOf(b), t: 'inv' },
+        { channel: inboxOf(a), t: 'ack' },
+      ]);
+    } finally {
+      sub.disconnect();
+    }
+  });
+
+  it('a load that could not ask Redis whether its group is held (HEAD failed) is served, not kept', async () => {
+    const { a, b, holdsInRedis } = await pair({ redisTimeoutMs: 50 });
+    const hold = a.hold(['g']);
+    await waitFor(async () => (await holdsInRedis('g')) === 1, 5000, 'hold placed');
+    // Scripts wait while writes are paused (reads are not): b's HEAD times out, its HGET does not.
+    await fx.plain().call('CLIENT', 'PAUSE', '300', 'WRITE');
+    const r = await b.get('g', 'f', async () => val('read before the commit'));
+    expect(text(r.entry.value)).toBe('read before the commit');
+    await sleep(50);
+    expect(b.peek('g', 'f')).toBeUndefined();
+    await hold.commit(['g']);
+    expect(b.peek('g', 'f')).toBeUndefined();
+  });
+
   it('memory only: a load under the hold is served, not stored; after commit() loads are stored', async () => {
     const e = engines.make({ namespace: uniqueNamespace() });
     const hold = e.hold(['g']);
+    expect(hold.inRedis(['g'])).toBe(false); // no Redis: an outbox would have to record the debt
     await e.get('g', 'f', async () => val('before the commit'));
     expect(e.peek('g', 'f')).toBeUndefined();
     await hold.commit(['g']);
