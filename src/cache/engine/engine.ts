@@ -148,7 +148,17 @@ const DEFAULTS = {
   holdMs: 5000,
 };
 
+/**
+ * Groups per script call. Redis runs one script at a time: a write touching thousands of lists is
+ * sent in several bounded scripts rather than one that blocks every other client meanwhile.
+ */
 const MAX_GROUPS_PER_SCRIPT = 500;
+
+function chunked<T>(xs: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += MAX_GROUPS_PER_SCRIPT) out.push(xs.slice(i, i + MAX_GROUPS_PER_SCRIPT));
+  return out;
+}
 
 export class Engine implements CacheEngine {
   readonly name: string;
@@ -569,18 +579,17 @@ export class Engine implements CacheEngine {
     let degraded = false;
     const l2 = this.l2;
     if (l2 !== undefined && !this.closed) {
-      const chunks = Math.ceil(unique.length / MAX_GROUPS_PER_SCRIPT);
+      const chunks = chunked(unique);
       let ran = 0;
-      const onRan = () => void (++ran === chunks && landed?.());
-      for (let i = 0; i < unique.length; i += MAX_GROUPS_PER_SCRIPT) {
-        const chunk = unique.slice(i, i + MAX_GROUPS_PER_SCRIPT);
+      const onRan = () => void (++ran === chunks.length && landed?.());
+      for (const [i, chunk] of chunks.entries()) {
         const out =
           holdId === undefined
             ? await this.broadcast('invalidate', { t: 'inv', g: chunk }, (inbox) => l2.invalidate(chunk, inbox, this.genTtlMs), onRan)
             : await this.broadcast('hold', { t: 'inv', g: chunk }, (inbox) => l2.hold(chunk, inbox, this.genTtlMs, holdId, this.holdMs), onRan);
         if (out === undefined) {
           degraded = true;
-          this.queueReplay(unique.slice(i));
+          this.queueReplay(chunks.slice(i).flat());
           break;
         }
         acks += out.acks;
@@ -597,8 +606,7 @@ export class Engine implements CacheEngine {
   private async releaseRemote(groups: string[], holdId: string): Promise<void> {
     const l2 = this.l2;
     if (l2 === undefined || this.closed) return;
-    for (let i = 0; i < groups.length; i += MAX_GROUPS_PER_SCRIPT) {
-      const chunk = groups.slice(i, i + MAX_GROUPS_PER_SCRIPT);
+    for (const chunk of chunked(groups)) {
       try {
         await l2.release(chunk, holdId);
       } catch (err) {

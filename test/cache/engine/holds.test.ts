@@ -181,6 +181,23 @@ describe('cache engine holds (invalidation overlapped with the write)', () => {
     expect(b.peek('g', 'f')).toBeUndefined();
   });
 
+  it('a write over more groups than one script takes (1,201: three scripts) holds, acks and releases them all', async () => {
+    const { a, b, inL2, holdsInRedis } = await pair();
+    const groups = Array.from({ length: 1201 }, (_, i) => `g${i}`);
+    const sample = ['g0', 'g600', 'g1200'];
+    for (const g of sample) await warm(b, g, 'f', async () => val('old'));
+    const hold = a.hold(groups);
+    await waitFor(() => hold.inRedis(groups), 5000, 'every chunk in Redis');
+    for (const g of sample) {
+      expect(b.peek(g, 'f')).toBeUndefined();
+      expect(await inL2(g)).toBe(false);
+      expect(await holdsInRedis(g)).toBe(1);
+    }
+    const report = await hold.commit(groups);
+    expect(report).toMatchObject({ groups: 1201, acks: 3, degraded: false });
+    await waitFor(async () => (await Promise.all(sample.map(holdsInRedis))).every((n) => n === 0), 5000, 'every chunk released');
+  });
+
   it('memory only: a load under the hold is served, not stored; after commit() loads are stored', async () => {
     const e = engines.make({ namespace: uniqueNamespace() });
     const hold = e.hold(['g']);
