@@ -14,7 +14,8 @@ const script = fileURLToPath(new URL('./gateway-process.ts', import.meta.url));
 /** Starts a gateway process with this environment (on top of quiet, limit-free defaults). */
 export async function startInstance(env: Record<string, string>): Promise<Instance> {
   const child: ChildProcess = fork(script, [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of every gateway process, written there when it exits.
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
     env: { ...process.env, LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '0', CACHE_WARMUP_USERS: '0', DEMO_SEED: 'false', PORT: '0', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
