@@ -99,17 +99,21 @@ describe('invalidation outbox: an instance that died between commit and invalida
     const cache = cluster.instances[0]!.gw.listCache!;
     const event = { kind: 'user.updated' as const, actorId: alice.id, conversationId: null, affectedUserIds: [alice.id, bob.id] };
     const write = async (waitForHold: boolean) => {
-      const hold = cache.begin(event.affectedUserIds);
-      if (waitForHold) {
-        const deadline = Date.now() + 5000;
-        while (!hold.inRedis(event.affectedUserIds.map(userGroup)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      }
-      const recorded = await cluster.database.db.transaction((tx) => cache.inTransaction(tx, event, hold));
+      let hold!: ReturnType<typeof cache.begin>;
+      const recorded = await cluster.database.db.transaction(async (tx) => {
+        // Begun inside the transaction, with no wait before inTransaction() unless asked for.
+        hold = cache.begin(event.affectedUserIds);
+        if (waitForHold) {
+          const deadline = Date.now() + 5000;
+          while (!hold.inRedis(event.affectedUserIds.map(userGroup)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        }
+        return cache.inTransaction(tx, event, hold);
+      });
       const rows = await outboxRows();
       await cache.afterCommit(event, { begun: hold, recorded });
       return { recorded, rows };
     };
-    // Right after begin() the hold script cannot have run: the debt must be recorded with the commit.
+    // Right after begin() the hold script cannot have run: the debt is recorded with the commit.
     const early = await write(false);
     expect(typeof early.recorded).toBe('string');
     expect(early.rows).toBe(1);

@@ -13,7 +13,8 @@
  * happens only if that CAS stored (when Redis was used), the local gen/epoch are unchanged, and the
  * instance is coherent. The fill script also refuses a load older than leaseMs (Redis time): a fill
  * sent before an outage and executed after it could otherwise land after a writer gave up waiting.
- * A load that started before an invalidation is also never *joined* by a getter arriving after it.
+ * A load that started before an invalidation is also never *joined* by a getter arriving after it,
+ * and no load is joined while the instance is not coherent (it may have missed that invalidation).
  *
  * ### 2. Cross-instance: acknowledgements + leases ("fresh" mode, the default)
  * - Every instance subscribes to its own inbox `${ns}:inbox:${id}` (invalidations, acks, heartbeats).
@@ -335,8 +336,12 @@ export class Engine implements CacheEngine {
     }
     const f = this.flights.get(key);
     // Join a load only if no invalidation/clear/coherence loss happened since it started: a getter
-    // that arrives after invalidate() resolved must not receive a value read before it.
-    if (f !== undefined && f.joinable && f.gs.gen === f.gen && f.epoch === this.epoch) return f.promise;
+    // that arrives after invalidate() resolved must not receive a value read before it. Only while
+    // coherent, too: an instance past its lease may have missed an invalidation that a writer then
+    // stopped waiting for (the gen above would not show it); a regained lease bumps the epoch.
+    if (f !== undefined && f.joinable && f.gs.gen === f.gen && f.epoch === this.epoch && performance.now() < this.coh.trustUntil) {
+      return f.promise;
+    }
     return this.startFlight(group, field, key, loader);
   }
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CacheEngine } from '../../../src/cache/engine/index.js';
 import { TcpProxy, TestRedis, freePort } from '../../helpers/redis.js';
-import { Engines, countingLoader, text, uniqueNamespace, waitFor, warm } from './helpers.js';
+import { Engines, countingLoader, heldLoader, text, uniqueNamespace, val, waitFor, warm } from './helpers.js';
 
 /** Redis timeout in these tests, and the bound a get must keep while Redis misbehaves. */
 const TIMEOUT = 50;
@@ -74,6 +74,29 @@ describe('cache engine under Redis faults', () => {
     await waitFor(() => b.stats().coherent, 5000, 'b coherent again');
     expect(b.stats().l1Flushes).toBeGreaterThanOrEqual(1);
     expect(text((await b.get('g', 'f', countingLoader(() => current).load)).entry.value)).toBe('new');
+  });
+
+  it("a load in flight when the instance lost its lease is not joined: a writer that waited out the lease is not undone", async () => {
+    const { redis } = await startRedis();
+    const proxy = await TcpProxy.start(redis.port);
+    cleanups.push(() => proxy.close());
+    const namespace = uniqueNamespace();
+    const a = engines.make({ namespace, redisUrl: redis.url, name: 'a', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
+    const b = engines.make({ namespace, redisUrl: proxy.url, name: 'b', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
+    await Promise.all([a.ready(), b.ready()]);
+    // b's load has asked Redis and is reading the database when b is cut off from Redis.
+    const slow = heldLoader('read before the write');
+    const pending = b.get('g', 'f', slow.load);
+    await slow.started;
+    proxy.pause(); // b misses the invalidation; a waits for b's lease to expire instead of its ack
+    const report = await a.invalidate(['g']);
+    expect(report).toMatchObject({ acks: 0, degraded: false });
+    // A getter after invalidate() resolved must get a value read after it, not the load in flight.
+    setTimeout(slow.release, 300); // were it joined, it would get this old value once released
+    const r = await b.get('g', 'f', async () => val('read after the write'));
+    expect(text(r.entry.value)).toBe('read after the write');
+    expect(text((await pending).entry.value)).toBe('read before the write');
+    proxy.resume();
   });
 
   it('CLIENT KILL TYPE pubsub: the bus reconnects, L1 is flushed, nothing stale is served', async () => {
