@@ -198,10 +198,13 @@ export class Engine implements CacheEngine {
   private readonly groups = new Map<string, GroupState>();
   private readonly flights = new Map<string, Flight>();
   private readonly acks = new AckTracker();
-  /** group -> holdId -> until (performance.now): writes in progress whose loads must not be stored. */
-  private readonly holds = new Map<string, Map<string, number>>();
+  /**
+   * This process's writes in progress, by hold id: the groups whose loads must not be stored, until
+   * (performance.now). Kept per write, not per group: placing and ending a hold is O(1) however many
+   * lists it covers; a load checks the few writes in progress.
+   */
+  private readonly holds = new Map<string, { groups: ReadonlySet<string>; until: number }>();
   private holdSeq = 0;
-  private holdOps = 0;
   private readonly readyWaiters = new Set<() => void>();
 
   private readonly pendingGroups = new Set<string>();
@@ -527,12 +530,13 @@ export class Engine implements CacheEngine {
     // Redis and the other processes count holdMs from later than t0: ours is the earliest end.
     const validUntil = t0 + this.holdMs - Math.max(10, this.holdMs / 10);
     this.applyInvalidation(unique);
-    this.addHold(unique, holdId, t0 + this.holdMs);
+    const covered: ReadonlySet<string> = new Set(unique);
+    this.holds.set(holdId, { groups: covered, until: t0 + this.holdMs });
     let landed = false;
     const placed = this.spread(unique, holdId, () => (landed = true));
     let ended = false;
     const release = (later = false): void => {
-      this.removeHold(unique, holdId);
+      this.holds.delete(holdId);
       if (later) setImmediate(() => void this.releaseRemote(unique, holdId));
       else void this.releaseRemote(unique, holdId);
     };
@@ -541,7 +545,6 @@ export class Engine implements CacheEngine {
         if (ended) throw new Error('cache hold already ended');
         ended = true;
         const report = await placed;
-        const covered = new Set(unique);
         if (report.degraded) {
           // Every lease has lapsed (see withRetry); the replay must land after the commit: queue again.
           this.applyInvalidation(changed);
@@ -560,7 +563,6 @@ export class Engine implements CacheEngine {
       },
       inRedis: (groups) => {
         if (!landed || ended || performance.now() >= validUntil - this.holdMs / 2) return false;
-        const covered = new Set(unique);
         return groups.every((g) => covered.has(g));
       },
       abort: () => {
@@ -621,34 +623,13 @@ export class Engine implements CacheEngine {
     }
   }
 
-  private addHold(groups: readonly string[], holdId: string, until: number): void {
-    for (const g of groups) {
-      let h = this.holds.get(g);
-      if (h === undefined) this.holds.set(g, (h = new Map()));
-      h.set(holdId, until);
-    }
-    // Holds whose release never came (a writer died, a message lost) are pruned now and then.
-    if (++this.holdOps % 1024 === 0) for (const g of [...this.holds.keys()]) this.isHeld(g);
-  }
-
-  private removeHold(groups: readonly string[], holdId: string): void {
-    for (const g of groups) {
-      const h = this.holds.get(g);
-      if (h === undefined) continue;
-      h.delete(holdId);
-      if (h.size === 0) this.holds.delete(g);
-    }
-  }
-
+  /** Whether a write of this process holds the group (expired holds, never ended by a bug, are pruned). */
   private isHeld(group: string): boolean {
-    const h = this.holds.get(group);
-    if (h === undefined) return false;
     const now = performance.now();
-    for (const [id, until] of h) {
-      if (until > now) return true;
-      h.delete(id);
+    for (const [id, h] of this.holds) {
+      if (h.until <= now) this.holds.delete(id);
+      else if (h.groups.has(group)) return true;
     }
-    this.holds.delete(group);
     return false;
   }
 
