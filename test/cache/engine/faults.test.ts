@@ -25,6 +25,18 @@ async function startRedis(): Promise<{ redis: TestRedis; plain: Redis }> {
   return { redis, plain };
 }
 
+/** Two coherent engines on a private Redis, b reaching it through a proxy the test can freeze. */
+async function pairWithBBehindProxy(): Promise<{ a: CacheEngine; b: CacheEngine; proxy: TcpProxy }> {
+  const { redis } = await startRedis();
+  const proxy = await TcpProxy.start(redis.port);
+  cleanups.push(() => proxy.close());
+  const namespace = uniqueNamespace();
+  const a = engines.make({ namespace, redisUrl: redis.url, name: 'a', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
+  const b = engines.make({ namespace, redisUrl: proxy.url, name: 'b', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
+  await Promise.all([a.ready(), b.ready()]);
+  return { a, b, proxy };
+}
+
 /**
  * Runs get() repeatedly for `ms` (the loader returns `current()`) and returns the slowest call.
  * Every answer must be `current()`, or one of `alsoAllowed` (values legitimately still in flight).
@@ -44,13 +56,7 @@ async function hammer(e: CacheEngine, ms: number, current: () => string, alsoAll
 
 describe('cache engine under Redis faults', () => {
   it("a writer that gets no ack waits out the silent instance's lease (b's path to Redis frozen)", async () => {
-    const { redis } = await startRedis();
-    const proxy = await TcpProxy.start(redis.port);
-    cleanups.push(() => proxy.close());
-    const namespace = uniqueNamespace();
-    const a = engines.make({ namespace, redisUrl: redis.url, name: 'a', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
-    const b = engines.make({ namespace, redisUrl: proxy.url, name: 'b', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
-    await Promise.all([a.ready(), b.ready()]);
+    const { a, b, proxy } = await pairWithBBehindProxy();
     let current = 'old';
     await warm(b, 'g', 'f', countingLoader(() => current).load);
     expect(text(b.peek('g', 'f')?.value)).toBe('old');
@@ -77,13 +83,7 @@ describe('cache engine under Redis faults', () => {
   });
 
   it("a load in flight when the instance lost its lease is not joined: a writer that waited out the lease is not undone", async () => {
-    const { redis } = await startRedis();
-    const proxy = await TcpProxy.start(redis.port);
-    cleanups.push(() => proxy.close());
-    const namespace = uniqueNamespace();
-    const a = engines.make({ namespace, redisUrl: redis.url, name: 'a', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
-    const b = engines.make({ namespace, redisUrl: proxy.url, name: 'b', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
-    await Promise.all([a.ready(), b.ready()]);
+    const { a, b, proxy } = await pairWithBBehindProxy();
     // b's load has asked Redis and is reading the database when b is cut off from Redis.
     const slow = heldLoader('read before the write');
     const pending = b.get('g', 'f', slow.load);
