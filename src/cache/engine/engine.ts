@@ -17,7 +17,7 @@
  * and no load is joined while the instance is not coherent (it may have missed that invalidation).
  *
  * ### 2. Cross-instance: acknowledgements + leases ("fresh" mode, the default)
- * - Every instance subscribes to its own inbox `${ns}:inbox:${id}` (invalidations, acks, heartbeats).
+ * - Every instance subscribes to its own inbox `${ns}:v2:inbox:${id}` (invalidations, acks, heartbeats).
  * - Lease: every leaseMs/3 the instance runs `renew`, which atomically (a) ZADDs its id to the registry
  *   with expiry = RedisNow + leaseMs and (b) PUBLISHes a heartbeat to its own inbox. When the
  *   heartbeat comes back through the subscriber, the bus is proven alive after the renewal, and the
@@ -89,6 +89,7 @@ import { TypedEmitter } from './emitter.js';
 import { L1, SEP } from './l1.js';
 import { RedisL2, type Addressing, type HeadReply, type RegistryReply } from './l2-redis.js';
 import { Lease } from './lease.js';
+import { COORDINATION } from './lua.js';
 import type {
   CacheEngine,
   CacheEngineOptions,
@@ -240,7 +241,7 @@ export class Engine implements CacheEngine {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULTS.ackTimeoutMs;
     this.holdMs = opts.holdMs ?? DEFAULTS.holdMs;
     this.genTtlMs = Math.max(this.ttlMs, 4 * this.leaseMs, 10_000);
-    this.inboxPrefix = `${this.ns}:inbox:`;
+    this.inboxPrefix = `${this.ns}:${COORDINATION}:inbox:`;
     this.inbox = this.inboxPrefix + this.id;
     // ttl 0 = disabled (never "default"): the seed's `ttl || default` turned 0 into a live cache.
     this.enabled = this.ttlMs > 0;

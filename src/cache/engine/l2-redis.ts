@@ -2,7 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Breaker } from './breaker.js';
 import { Deadlines } from './deadline.js';
-import { defineScripts, type ScriptedRedis } from './lua.js';
+import { COORDINATION, defineScripts, type ScriptedRedis } from './lua.js';
 
 /**
  * Client options for every engine connection.
@@ -96,7 +96,7 @@ export class RedisL2 {
 
   constructor(private readonly o: RedisL2Options) {
     this.ns = o.namespace;
-    this.registryKey = `${o.namespace}:registry`;
+    this.registryKey = `${o.namespace}:${COORDINATION}:registry`;
     this.epochKey = `${o.namespace}:epoch`;
     this.deadlines = new Deadlines(o.timeoutMs, TIMED_OUT);
     this.breaker = new Breaker(

@@ -19,9 +19,12 @@ import type { Redis } from 'ioredis';
  *   ${ns}:{${group}}:g   the group's generation, INCR on invalidation, PEXPIRE genTtl
  *   ${ns}:{${group}}:h   holds of writes in progress: sorted set holdId -> expiry (Redis ms)
  *   ${ns}:epoch          global epoch, INCR on clear(); no TTL (one small key)
- *   ${ns}:registry       sorted set instanceId -> lease expiry (Redis ms)
- * Channels: ${ns}:inbox:${instanceId}, one per instance: invalidations and clears addressed to it,
+ *   ${ns}:v2:registry    sorted set instanceId -> lease expiry (Redis ms)
+ * Channels: ${ns}:v2:inbox:${instanceId}, one per instance: invalidations and clears addressed to it,
  * acknowledgements of its own, and its lease heartbeats.
+ * The registry and the channels carry the coordination protocol's version (COORDINATION): instances
+ * that would not understand each other's messages never wait for each other's acknowledgements. Data,
+ * generations, holds and the epoch are shared across versions (their format has not changed).
  *
  * Time is always Redis TIME (one clock for every instance). On Redis < 5 a script must call
  * replicate_commands() before writing after TIME; on 7 it is a no-op, so it is called when present.
@@ -154,6 +157,9 @@ redis.call('PEXPIRE', KEYS[1], math.max(lease * 10, 60000))
 redis.call('PUBLISH', ARGV[3], ARGV[4] .. ':' .. string.format('%.0f', now))
 return now
 `;
+
+/** Version of the registry/message protocol (2: messages addressed to inboxes, holds end without a message). */
+export const COORDINATION = 'v2';
 
 type Arg = string | number | Buffer;
 

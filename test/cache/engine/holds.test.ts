@@ -149,13 +149,13 @@ describe('cache engine holds (invalidation overlapped with the write)', () => {
       if (!msg.startsWith('hb:')) seen.push({ channel, t: (JSON.parse(msg) as { t: string }).t });
     });
     try {
-      await sub.psubscribe(`${namespace}:inbox:*`);
+      await sub.psubscribe(`${namespace}:v2:inbox:*`);
       await a.invalidate(['g']);
       const hold = a.hold(['g']);
       await hold.commit(['g']);
       await waitFor(async () => (await holdsInRedis('g')) === 0, 5000, 'release');
       await sleep(50);
-      const inboxOf = (e: typeof a) => `${namespace}:inbox:${(e as unknown as { instanceId: string }).instanceId}`;
+      const inboxOf = (e: typeof a) => `${namespace}:v2:inbox:${(e as unknown as { instanceId: string }).instanceId}`;
       expect(seen).toEqual([
         { channel: inboxOf(b), t: 'inv' },
         { channel: inboxOf(a), t: 'ack' },

@@ -146,7 +146,7 @@ describe('cache engine with Redis, two instances', () => {
     expect(b.peek('g1', 'f')).toBeUndefined();
     expect(a.peek('g1', 'f')).toBeUndefined();
     const keys = (await fx.plain().keys(`${namespace}:*`)).sort(); // KEYS is fine in a test on a private server
-    expect(keys).toEqual([`${namespace}:epoch`, `${namespace}:registry`]);
+    expect(keys).toEqual([`${namespace}:epoch`, `${namespace}:v2:registry`]);
 
     held.release();
     await pending;
@@ -167,12 +167,22 @@ describe('cache engine with Redis, two instances', () => {
 
   it('a closed instance leaves the registry at once, so writers do not wait for it', async () => {
     const { a, b, namespace } = await pair();
-    expect(await fx.plain().zcard(`${namespace}:registry`)).toBe(2);
+    expect(await fx.plain().zcard(`${namespace}:v2:registry`)).toBe(2);
     await b.close();
-    expect(await fx.plain().zcard(`${namespace}:registry`)).toBe(1);
+    expect(await fx.plain().zcard(`${namespace}:v2:registry`)).toBe(1);
     const report = await a.invalidate(['g']);
     expect(report.acks).toBe(0);
     expect(report.waitedForLeaseMs).toBe(0);
     expect(report.ms).toBeLessThan(100);
+  });
+
+  it('an instance of the previous coordination protocol (registry without a version) is not waited for', async () => {
+    const { a, namespace } = await pair();
+    // Such an instance would never acknowledge an inbox message: it listens on the old shared channel.
+    const now = Number((await fx.plain().time())[0]) * 1000;
+    await fx.plain().zadd(`${namespace}:registry`, now + 60_000, 'an-instance-of-the-previous-release');
+    const report = await a.invalidate(['g']);
+    expect(report).toMatchObject({ acks: 1, waitedForLeaseMs: 0, degraded: false });
+    expect(report.ms).toBeLessThan(500);
   });
 });
