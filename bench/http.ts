@@ -100,12 +100,11 @@ async function hitPath(env: Env) {
       const [g, bare] = gatewayFirst ? [a, b] : [b, a];
       rounds.push({ gateway: g.rps, bare: bare.rps, gatewayCpuUs: g.cpuUs, bareCpuUs: bare.cpuUs });
     }
-    const median = (xs: number[]) => round([...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!);
     const out = {
       bodyBytes: first.body.length,
       rounds,
-      ratioMedian: median(rounds.map((r) => r.gateway / r.bare)),
-      cpuRatioMedian: median(rounds.map((r) => r.bareCpuUs / r.gatewayCpuUs)),
+      ratioMedian: round(summarize(rounds.map((r) => r.gateway / r.bare)).p50),
+      cpuRatioMedian: round(summarize(rounds.map((r) => r.bareCpuUs / r.gatewayCpuUs)).p50),
     };
     md.push(
       '### 1. Hit path vs its limit (requests/s, autocannon, ' + `${args.connections} connections, ${SECONDS} s per round, alternating order after a warm-up)`,

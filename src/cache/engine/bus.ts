@@ -6,8 +6,8 @@ export interface BusOptions {
   url: string;
   timeoutMs: number;
   connectionName: string;
-  /** This instance's inbox (see lua.ts). */
-  channels: readonly string[];
+  /** This instance's inbox (see lua.ts): the one channel it subscribes to. */
+  channel: string;
   log: Logger;
   onMessage: (message: string) => void;
   onState: (up: boolean) => void;
@@ -41,7 +41,7 @@ export class Bus {
   }
 
   private subscribe(): void {
-    this.sub.subscribe(...this.o.channels).then(
+    this.sub.subscribe(this.o.channel).then(
       () => {
         if (this.sub.status === 'ready' && !this.closed) this.setUp(true);
       },

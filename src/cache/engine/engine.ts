@@ -282,7 +282,7 @@ export class Engine implements CacheEngine {
       url: opts.redisUrl,
       timeoutMs: this.timeoutMs,
       connectionName: `${this.ns}:${this.name}:${this.id}:sub`,
-      channels: [this.inbox],
+      channel: this.inbox,
       log: this.log,
       onMessage: (message) => this.onMessage(message),
       onState: (up) => this.onBusState(up),
@@ -650,10 +650,10 @@ export class Engine implements CacheEngine {
     }
   }
 
-  /** A message with a fresh id, for every live instance's inbox but ours. */
-  private addressed(body: Omit<BusMessage, 'o' | 'm'>): Addressing {
-    const message = JSON.stringify({ ...body, o: this.id, m: `${this.id}:${++this.msgSeq}` });
-    return { prefix: this.inboxPrefix, message, sender: this.id };
+  /** A message with a fresh id (returned as `id`, what acks name), for every live instance's inbox but ours. */
+  private addressed(body: Omit<BusMessage, 'o' | 'm'>): Addressing & { id: string } {
+    const id = `${this.id}:${++this.msgSeq}`;
+    return { id, prefix: this.inboxPrefix, message: JSON.stringify({ ...body, o: this.id, m: id }), sender: this.id };
   }
 
   /**
@@ -667,9 +667,8 @@ export class Engine implements CacheEngine {
     run: (inbox: Addressing) => Promise<RegistryReply>,
     onRan?: () => void,
   ): Promise<{ acks: number; waitedForLeaseMs: number } | undefined> {
-    const msgId = `${this.id}:${++this.msgSeq}`;
-    const inbox: Addressing = { prefix: this.inboxPrefix, message: JSON.stringify({ ...body, o: this.id, m: msgId }), sender: this.id };
-    const waiter = this.mode === 'fresh' ? this.acks.expect(msgId) : undefined;
+    const inbox = this.addressed(body);
+    const waiter = this.mode === 'fresh' ? this.acks.expect(inbox.id) : undefined;
     const reply = await this.withRetry(op, () => run(inbox));
     if (reply === undefined) {
       waiter?.cancel();
