@@ -36,33 +36,56 @@ export class Writer {
   async write<T>(fn: (tx: Queryable, w: WriteContext) => Promise<WriteOutcome<T>>): Promise<T> {
     const subs = this.subscribers;
     const begun: unknown[] = [];
-    let announced = false;
-    const affects = (userIds: readonly string[]): void => {
-      if (announced || userIds.length === 0) return;
-      announced = true;
-      for (const s of subs) begun.push(s.begin?.(userIds));
+    let announced: readonly string[] = [];
+    let state: 'none' | 'queued' | 'begun' | 'ended' = 'none';
+    const begin = (): void => {
+      if (state !== 'queued') return;
+      state = 'begun';
+      for (const s of subs) begun.push(s.begin?.(announced));
     };
-    const abort = (): void => subs.forEach((s, i) => s.afterAbort?.(begun[i]));
+    const affects = (userIds: readonly string[]): void => {
+      if (state !== 'none' || userIds.length === 0) return;
+      announced = userIds;
+      state = 'queued';
+      // Begun on the next turn of the event loop, once the code that announced has sent its next
+      // statement (pg writes a query to the socket synchronously): the subscribers' own sends (a Redis
+      // script) then overlap the database's work on it instead of delaying it — measured, the 200-member
+      // POST message went from 1.35x to 1.21x the cache-off latency. Whatever needs `begun` calls
+      // begin() first, so it is never missing; a write that fails before then begins nothing.
+      setImmediate(begin);
+    };
+    // Ends what was begun, once; cancels a begin still queued.
+    const abort = (): void => {
+      if (state === 'begun') subs.forEach((s, i) => s.afterAbort?.(begun[i]));
+      if (state !== 'none') state = 'ended';
+    };
     const recorded: unknown[] = [];
     let outcome: WriteOutcome<T>;
     try {
       outcome = await this.db.transaction(async (tx) => {
-        const out = await fn(tx, { affects });
+        let out: WriteOutcome<T>;
+        try {
+          out = await fn(tx, { affects });
+        } catch (err) {
+          abort(); // now, not after the ROLLBACK round trip, during which a queued begin would run
+          throw err;
+        }
         if (out.event && out.event.affectedUserIds.length > 0) {
           // Not announced earlier: begin now, which still overlaps the COMMIT round trip.
           affects(out.event.affectedUserIds);
+          begin();
           for (const [i, s] of subs.entries()) recorded.push(s.inTransaction ? await s.inTransaction(tx, out.event, begun[i]) : undefined);
         }
         return out;
       });
     } catch (err) {
-      if (announced) abort();
+      abort();
       throw err;
     }
     const event = outcome.event;
     if (event && event.affectedUserIds.length > 0) {
       await Promise.all(subs.map((s, i) => s.afterCommit?.(event, { begun: begun[i], recorded: recorded[i] })));
-    } else if (announced) {
+    } else {
       abort();
     }
     if (event) for (const o of this.observers) o(event);
