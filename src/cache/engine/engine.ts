@@ -81,6 +81,7 @@
  *   each group's data and gen together for a future per-slot split).
  */
 import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { AckTracker } from './acks.js';
 import { Bus } from './bus.js';
@@ -179,6 +180,16 @@ export class Engine implements CacheEngine {
   private readonly holdMs: number;
   /** Gen keys must outlive the data they guard and any fill still allowed (maxFillAgeMs). */
   private readonly genTtlMs: number;
+  /** Interest sets outlive a registration by genTtlMs + ttlMs: see `registered`. */
+  private readonly interestTtlMs: number;
+  /**
+   * Groups whose interest set holds this instance (value: the epoch it was added at): their flights
+   * read L2 with a plain HGET. Remembered for genTtlMs / 2 after the registration was sent, so that
+   * any L1 entry kept on its strength expires before our membership does (interestTtlMs = genTtlMs +
+   * ttlMs; the flight's store comes at most leaseMs <= genTtlMs / 4 later, refused after that, and
+   * lives ttlMs at most). Dropped with any flush (Redis may have lost the set: a new epoch).
+   */
+  private readonly registered: LRUCache<string, number>;
   /** Every instance's inbox is `${inboxPrefix}${id}` (see lua.ts); ours is `inbox`. */
   private readonly inboxPrefix: string;
   private readonly inbox: string;
@@ -241,6 +252,8 @@ export class Engine implements CacheEngine {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULTS.ackTimeoutMs;
     this.holdMs = opts.holdMs ?? DEFAULTS.holdMs;
     this.genTtlMs = Math.max(this.ttlMs, 4 * this.leaseMs, 10_000);
+    this.interestTtlMs = this.genTtlMs + this.ttlMs;
+    this.registered = new LRUCache<string, number>({ max: 100_000, ttl: this.genTtlMs / 2, ttlAutopurge: false });
     this.inboxPrefix = `${this.ns}:${COORDINATION}:inbox:`;
     this.inbox = this.inboxPrefix + this.id;
     // ttl 0 = disabled (never "default"): the seed's `ttl || default` turned 0 into a live cache.
@@ -383,7 +396,7 @@ export class Engine implements CacheEngine {
     let redis: HeadReply | undefined;
     if (l2 !== undefined && this.l2Readable()) {
       try {
-        const raw = await l2.read(group, field);
+        const raw = this.registered.get(group) === this.epoch ? await l2.read(group, field) : await this.registerAndRead(l2, group, field, fl);
         if (raw !== null) {
           const d = decodeEntry(raw);
           if (d === undefined) this.onCorrupt(group, field, raw.length);
@@ -480,6 +493,15 @@ export class Engine implements CacheEngine {
     // Not coherent: we may be missing invalidations, so we may not keep anything for later.
     if (performance.now() >= this.coh.trustUntil) return;
     this.l1.set(group, key, entry, Math.ceil(ttlMs));
+  }
+
+  /** Puts this instance in the group's interest set and reads (see lua.ts); remembered (see `registered`). */
+  private async registerAndRead(l2: RedisL2, group: string, field: string, fl: Flight): Promise<Buffer | null> {
+    const sentAt = performance.now();
+    const raw = await l2.registerAndRead(group, field, this.id, this.interestTtlMs);
+    const left = sentAt + this.genTtlMs / 2 - performance.now();
+    if (fl.epoch === this.epoch && left > 0) this.registered.set(group, this.epoch, { ttl: left });
+    return raw;
   }
 
   private localValid(fl: Flight): boolean {
@@ -728,6 +750,7 @@ export class Engine implements CacheEngine {
   private applyClear(): void {
     this.epoch++;
     this.l1.clear();
+    this.registered.clear();
   }
 
   /** Groups whose invalidation could not reach Redis: sent as soon as it answers (see replay). */
@@ -805,6 +828,7 @@ export class Engine implements CacheEngine {
   private onRegained(redisNow: number): void {
     // Anything in L1 may have missed invalidations; loads in flight may have read old data.
     this.l1.clear();
+    this.registered.clear();
     this.epoch++;
     if (this.everCoherent) this.n.flushes++;
     // L2 entries stored before now may predate a writer's invalidation that is still queued for

@@ -150,6 +150,10 @@ export class RedisL2 {
     return `${this.ns}:{${group}}:h`;
   }
 
+  interestKey(group: string): string {
+    return `${this.ns}:{${group}}:i`;
+  }
+
   /**
    * Runs one Redis call through the breaker. `essential` calls (invalidations, acks, replays) skip an
    * open breaker, because losing them costs correctness or forces writers to wait out leases, and they
@@ -207,17 +211,25 @@ export class RedisL2 {
     return { status: Number(status), now: Number(now) };
   }
 
-  /** The scripts below publish `message` to `inboxPrefix + id` of every live instance but `sender`. */
+  /** The first read of a group: registers the instance's interest in it, then reads (see lua.ts). */
+  registerAndRead(group: string, field: string, instanceId: string, ttlMs: number): Promise<Buffer | null> {
+    return this.call((r) => r.cgRegisterReadBuffer(this.interestKey(group), this.dataKey(group), instanceId, ttlMs, field));
+  }
+
+  /**
+   * The scripts below publish `message` to `inboxPrefix + id` of every live instance but `sender` that
+   * is interested in one of the groups (every live one for clear), and return those instances.
+   */
   async invalidate(groups: readonly string[], inbox: Addressing, genTtlMs: number): Promise<RegistryReply> {
     const keys: string[] = [this.registryKey];
-    for (const g of groups) keys.push(this.genKey(g), this.dataKey(g));
+    for (const g of groups) keys.push(this.genKey(g), this.dataKey(g), this.interestKey(g));
     const reply = await this.call((r) => r.cgInvalidate(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs), true);
     return parseRegistry(reply);
   }
 
   async hold(groups: readonly string[], inbox: Addressing, genTtlMs: number, holdId: string, holdMs: number): Promise<RegistryReply> {
     const keys: string[] = [this.registryKey];
-    for (const g of groups) keys.push(this.genKey(g), this.dataKey(g), this.holdKey(g));
+    for (const g of groups) keys.push(this.genKey(g), this.dataKey(g), this.holdKey(g), this.interestKey(g));
     const reply = await this.call(
       (r) => r.cgHold(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs, holdId, holdMs),
       true,
@@ -248,11 +260,14 @@ export class RedisL2 {
   }
 
   /**
-   * Reclaims the memory of every group of the namespace (SCAN + UNLINK, never KEYS: KEYS blocks the
-   * server for the whole keyspace). Only groups' keys (`ns:{...`) are matched, not the epoch/registry.
+   * Reclaims the memory of every group's data (SCAN + UNLINK, never KEYS: KEYS blocks the server for
+   * the whole keyspace). Only data hashes (`ns:{group}:d`): gens, holds and interest sets are small,
+   * expire on their own, and must stay — a hold swept away mid-write would let a load read before
+   * the write's commit be stored, and an interest set swept away would keep a later write from
+   * telling an instance that registered before it.
    */
   async sweep(): Promise<number> {
-    const pattern = `${escapeGlob(this.ns)}:{*`;
+    const pattern = `${escapeGlob(this.ns)}:{*}:d`;
     let cursor = '0';
     let removed = 0;
     do {

@@ -18,13 +18,26 @@ import type { Redis } from 'ioredis';
  *   ${ns}:{${group}}:d   hash field -> encoded entry (see codec.ts), PEXPIRE ttl
  *   ${ns}:{${group}}:g   the group's generation, INCR on invalidation, PEXPIRE genTtl
  *   ${ns}:{${group}}:h   holds of writes in progress: sorted set holdId -> expiry (Redis ms)
+ *   ${ns}:{${group}}:i   interest: sorted set instanceId -> expiry (Redis ms) of the instances that may
+ *                        hold the group in L1 or be loading it, PEXPIRE interestTtl
  *   ${ns}:epoch          global epoch, INCR on clear(); no TTL (one small key)
- *   ${ns}:v2:registry    sorted set instanceId -> lease expiry (Redis ms)
- * Channels: ${ns}:v2:inbox:${instanceId}, one per instance: invalidations and clears addressed to it,
+ *   ${ns}:v3:registry    sorted set instanceId -> lease expiry (Redis ms)
+ * Channels: ${ns}:v3:inbox:${instanceId}, one per instance: invalidations and clears addressed to it,
  * acknowledgements of its own, and its lease heartbeats.
  * The registry and the channels carry the coordination protocol's version (COORDINATION): instances
  * that would not understand each other's messages never wait for each other's acknowledgements. Data,
  * generations, holds and the epoch are shared across versions (their format has not changed).
+ *
+ * Interest (what Redis' own CLIENT TRACKING does for the keys a client read, which cannot serve here:
+ * it pushes invalidations with no acknowledgement to wait for): before an instance first reads a
+ * group, it adds itself to the group's interest set, in the same script as that read (REGISTER_READ),
+ * for interestTtl; it reads with plain HGETs while well inside that time (see engine.ts,
+ * `registered`). An invalidation or hold messages, and so waits for, only the live instances in the
+ * set. Whatever an instance reads of a group, and so keeps in L1 or shares with a concurrent getter,
+ * it read while registered, so every later write's message reaches it: an instance that has not read
+ * a group's lists for interestTtl costs a write to them nothing. The set is never emptied by a write:
+ * emptied, a second write right after the first would find nobody to wait for, while the first
+ * one's message is still on its way.
  *
  * Time is always Redis TIME (one clock for every instance). On Redis < 5 a script must call
  * replicate_commands() before writing after TIME; on 7 it is a no-op, so it is called when present.
@@ -72,7 +85,7 @@ return {1, now}
 `;
 
 /**
- * Publishes ARGV[2] to the inbox (channel ARGV[1] .. id) of every live instance but the sender ARGV[3],
+ * For clear(), which concerns everyone: publishes ARGV[2] to the inbox (channel ARGV[1] .. id) of every live instance but the sender ARGV[3],
  * and returns {now, id1, expiry1, id2, expiry2, ...} of that same live registry. Addressed rather than
  * broadcast on one shared channel: the sender does not receive (and parse) its own message, and the
  * instances it will wait for are exactly those the message was sent to.
@@ -88,34 +101,85 @@ return reg
 `;
 
 /**
- * KEYS: registry, then (gen, data) per group. ARGV: inbox prefix, message, sender id, genTtlMs.
- * Bumps each gen, drops each data hash, publishes to every live instance, and returns the live
- * registry, all atomically: any instance whose lease is live at publish time got the message.
+ * Adds the unexpired members of the interest set KEYS[k] to the table `interested` (id -> true). The
+ * set is left as it is: a member stays until its own expiry, so every later write reaches it too.
  */
-const INVALIDATE = `${PRELUDE}
-for i = 2, #KEYS, 2 do
+const COLLECT_INTEREST = `
+local function collect(interested, k, now)
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[k], string.format('(%.0f', now), '+inf')
+  for _, id in ipairs(ids) do interested[id] = true end
+end
+`;
+
+/**
+ * KEYS: interest, data. ARGV: instanceId, interestTtlMs, field.
+ * Adds the instance to the group's interest set until Redis now + interestTtlMs (pruning expired
+ * members), then returns the L2 entry of the field (nil if none): one atomic step, so whatever
+ * write's script comes after the read also finds the instance in the set. Only a flight of a group
+ * the instance is not yet registered for runs it; the others read with a plain HGET (see above).
+ */
+const REGISTER_READ = `${PRELUDE}
+local now = nowms()
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('HGET', KEYS[2], ARGV[3])
+`;
+
+/**
+ * Publishes ARGV[2] to the inbox of every live instance in `interested` but the sender ARGV[3], and
+ * returns {now, id1, expiry1, ...} of exactly those: the instances the writer must hear from.
+ */
+const PUBLISH_TO_INTERESTED = `
+local now = nowms()
+local reg = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%.0f', now), '+inf', 'WITHSCORES')
+local out = {now}
+for i = 1, #reg, 2 do
+  if interested[reg[i]] and reg[i] ~= ARGV[3] then
+    redis.call('PUBLISH', ARGV[1] .. reg[i], ARGV[2])
+    out[#out + 1] = reg[i]
+    out[#out + 1] = reg[i + 1]
+  end
+end
+return out
+`;
+
+/**
+ * KEYS: registry, then (gen, data, interest) per group. ARGV: inbox prefix, message, sender id, genTtlMs.
+ * Bumps each gen, drops each data hash, publishes to every live instance registered in one of the
+ * interest sets, and returns those instances with their leases, all atomically: any instance that may
+ * hold one of the groups in L1 (or be loading one) and whose lease is live at publish time got it.
+ */
+const INVALIDATE = `${PRELUDE}${COLLECT_INTEREST}
+local t = nowms()
+local interested = {}
+for i = 2, #KEYS, 3 do
   redis.call('INCR', KEYS[i])
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
   redis.call('UNLINK', KEYS[i + 1])
+  collect(interested, i + 2, t)
 end
-${PUBLISH_TO_LIVE}`;
+${PUBLISH_TO_INTERESTED}`;
 
 /**
- * KEYS: registry, then (gen, data, hold) per group.
+ * KEYS: registry, then (gen, data, hold, interest) per group.
  * ARGV: inbox prefix, message, sender id, genTtlMs, holdId, holdMs.
  * INVALIDATE, plus a hold per group until Redis now + holdMs (or its release): loads that start
  * meanwhile are not stored, so the write may commit while this runs (see engine.ts, holds).
  */
-const HOLD = `${PRELUDE}
-local expiry = nowms() + tonumber(ARGV[6])
-for i = 2, #KEYS, 3 do
+const HOLD = `${PRELUDE}${COLLECT_INTEREST}
+local t = nowms()
+local expiry = t + tonumber(ARGV[6])
+local interested = {}
+for i = 2, #KEYS, 4 do
   redis.call('INCR', KEYS[i])
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
   redis.call('UNLINK', KEYS[i + 1])
   redis.call('ZADD', KEYS[i + 2], expiry, ARGV[5])
   redis.call('PEXPIRE', KEYS[i + 2], ARGV[6])
+  collect(interested, i + 3, t)
 end
-${PUBLISH_TO_LIVE}`;
+${PUBLISH_TO_INTERESTED}`;
 
 /**
  * KEYS: hold per group. ARGV: holdId.
@@ -158,8 +222,11 @@ redis.call('PUBLISH', ARGV[3], ARGV[4] .. ':' .. string.format('%.0f', now))
 return now
 `;
 
-/** Version of the registry/message protocol (2: messages addressed to inboxes, holds end without a message). */
-export const COORDINATION = 'v2';
+/**
+ * Version of the registry/message protocol (2: messages addressed to inboxes, holds end without a
+ * message; 3: invalidations go to the instances registered in the groups' interest sets only).
+ */
+export const COORDINATION = 'v3';
 
 type Arg = string | number | Buffer;
 
@@ -167,6 +234,7 @@ type Arg = string | number | Buffer;
 export interface ScriptCommands {
   cgHead(gen: string, epoch: string, hold: string): Promise<[number, number, number, number]>;
   cgFill(data: string, gen: string, epoch: string, ...args: Arg[]): Promise<[number, number]>;
+  cgRegisterReadBuffer(interest: string, data: string, id: string, ttlMs: number, field: string): Promise<Buffer | null>;
   cgInvalidate(numKeys: number, ...keysAndArgs: Arg[]): Promise<[number, ...string[]]>;
   cgHold(numKeys: number, ...keysAndArgs: Arg[]): Promise<[number, ...string[]]>;
   cgRelease(numKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
@@ -179,6 +247,7 @@ export type ScriptedRedis = Redis & ScriptCommands;
 export function defineScripts(redis: Redis): ScriptedRedis {
   redis.defineCommand('cgHead', { numberOfKeys: 3, lua: HEAD });
   redis.defineCommand('cgFill', { numberOfKeys: 3, lua: FILL });
+  redis.defineCommand('cgRegisterRead', { numberOfKeys: 2, lua: REGISTER_READ });
   redis.defineCommand('cgInvalidate', { lua: INVALIDATE });
   redis.defineCommand('cgHold', { lua: HOLD });
   redis.defineCommand('cgRelease', { lua: RELEASE });

@@ -82,6 +82,19 @@ describe('cache engine under Redis faults', () => {
     expect(text((await b.get('g', 'f', countingLoader(() => current).load)).entry.value)).toBe('new');
   });
 
+  it('a silent instance that holds none of the groups costs the writer nothing (not in their interest sets)', async () => {
+    const { a, b, proxy } = await pairWithBBehindProxy();
+    await warm(b, 'other', 'f', async () => val('x'));
+    proxy.pause();
+    const report = await a.invalidate(['g']);
+    expect(report).toMatchObject({ acks: 0, waitedForLeaseMs: 0, degraded: false });
+    expect(report.ms).toBeLessThan(LEASE / 3);
+    // The group b does hold is still waited for, as above.
+    const other = await a.invalidate(['other']);
+    expect(other.ms).toBeGreaterThan(LEASE / 3);
+    proxy.resume();
+  });
+
   it("a load in flight when the instance lost its lease is not joined: a writer that waited out the lease is not undone", async () => {
     const { a, b, proxy } = await pairWithBBehindProxy();
     // b's load has asked Redis and is reading the database when b is cut off from Redis.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CacheEngineOptions } from '../../../src/cache/engine/index.js';
+import { COORDINATION } from '../../../src/cache/engine/lua.js';
 import { countingLoader, useRedisEngines, heldLoader, sleep, text, uniqueNamespace, val, waitFor, warm } from './helpers.js';
 
 /**
@@ -141,21 +142,27 @@ describe('cache engine holds (invalidation overlapped with the write)', () => {
     hold.abort();
   });
 
-  it('the hold and the invalidation go to the other live instances only; acks to the writer; a release publishes nothing', async () => {
+  it('the hold and the invalidation go only to the live instances registered for the group; acks to the writer; a release publishes nothing', async () => {
     const { a, b, namespace, holdsInRedis } = await pair();
+    // A third live instance that holds nothing of g: no message for it, and no wait.
+    const c = engines.make({ namespace, redisUrl: fx.redis().url });
+    await c.ready();
+    await c.get('other', 'f', async () => val('x'));
     const sub = fx.plain().duplicate();
     const seen: Array<{ channel: string; t: string }> = [];
     sub.on('pmessage', (_p: string, channel: string, msg: string) => {
       if (!msg.startsWith('hb:')) seen.push({ channel, t: (JSON.parse(msg) as { t: string }).t });
     });
     try {
-      await sub.psubscribe(`${namespace}:v2:inbox:*`);
-      await a.invalidate(['g']);
+      await sub.psubscribe(`${namespace}:${COORDINATION}:inbox:*`);
+      await warm(b, 'g', 'f', async () => val('old'));
+      expect(await a.invalidate(['g'])).toMatchObject({ acks: 1 });
+      // b stays in g's interest set (until interestTtl): the next write reaches it too.
       const hold = a.hold(['g']);
-      await hold.commit(['g']);
+      expect(await hold.commit(['g'])).toMatchObject({ acks: 1 });
       await waitFor(async () => (await holdsInRedis('g')) === 0, 5000, 'release');
       await sleep(50);
-      const inboxOf = (e: typeof a) => `${namespace}:v2:inbox:${(e as unknown as { instanceId: string }).instanceId}`;
+      const inboxOf = (e: typeof a) => `${namespace}:${COORDINATION}:inbox:${(e as unknown as { instanceId: string }).instanceId}`;
       expect(seen).toEqual([
         { channel: inboxOf(b), t: 'inv' },
         { channel: inboxOf(a), t: 'ack' },
@@ -165,6 +172,19 @@ describe('cache engine holds (invalidation overlapped with the write)', () => {
     } finally {
       sub.disconnect();
     }
+  });
+
+  it('clear() during a write leaves its hold in place: a load read before the commit is still not stored', async () => {
+    const { a, b, inL2, holdsInRedis } = await pair();
+    const hold = a.hold(['g']);
+    await waitFor(async () => (await holdsInRedis('g')) === 1, 5000, 'hold placed');
+    await b.clear(); // sweeps L2 data, not holds
+    expect(await holdsInRedis('g')).toBe(1);
+    await b.get('g', 'f', async () => val('read before the commit'));
+    await sleep(50);
+    expect(b.peek('g', 'f')).toBeUndefined();
+    expect(await inL2('g')).toBe(false);
+    await hold.commit(['g']);
   });
 
   it('a load that could not ask Redis whether its group is held (HEAD failed) is served, not kept', async () => {

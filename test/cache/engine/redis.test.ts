@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CacheEngineOptions } from '../../../src/cache/engine/index.js';
 import { encodeEntry } from '../../../src/cache/engine/codec.js';
+import { COORDINATION } from '../../../src/cache/engine/lua.js';
 import { countingLoader, useRedisEngines, heldLoader, memoryLogger, sleep, text, uniqueNamespace, val, waitFor, warm } from './helpers.js';
 
 const fx = useRedisEngines();
@@ -18,6 +19,8 @@ describe('cache engine with Redis, two instances', () => {
     expect(text(r.entry.value)).toBe('v1');
     expect(r.entry.meta).toBe('etag-v1');
     expect(lb.calls()).toBe(0);
+    // Kept in L1 once b is in g's interest set (registered in the background of the L2 hit).
+    await waitFor(() => b.peek('g', 'f') !== undefined, 5000, 'L1 after the L2 hit');
     expect((await b.get('g', 'f', lb.load)).source).toBe('l1');
     expect(b.peek('g', 'f')?.value).toBe((await b.get('g', 'f', lb.load)).entry.value);
     expect(b.stats()).toMatchObject({ redis: 'up', bus: 'up', coherent: true, hits: { l2: 1 } });
@@ -61,6 +64,7 @@ describe('cache engine with Redis, two instances', () => {
 
   it('stale fill across instances: a load held while another instance invalidates is never stored', async () => {
     const { a, b, namespace } = await pair();
+    // a holds nothing of g yet: its load in flight put it in g's interest set, so b tells it and waits.
     const held = heldLoader('old');
     const pending = a.get('g', 'f', held.load);
     await held.started;
@@ -146,7 +150,9 @@ describe('cache engine with Redis, two instances', () => {
     expect(b.peek('g1', 'f')).toBeUndefined();
     expect(a.peek('g1', 'f')).toBeUndefined();
     const keys = (await fx.plain().keys(`${namespace}:*`)).sort(); // KEYS is fine in a test on a private server
-    expect(keys).toEqual([`${namespace}:epoch`, `${namespace}:v2:registry`]);
+    // Data swept; gens, holds and interest sets stay (small, with TTLs; see RedisL2.sweep).
+    expect(keys.filter((k) => k.endsWith(':d'))).toEqual([]);
+    expect(keys).toEqual(expect.arrayContaining([`${namespace}:epoch`, `${namespace}:${COORDINATION}:registry`, `${namespace}:{g3}:g`]));
 
     held.release();
     await pending;
@@ -167,20 +173,36 @@ describe('cache engine with Redis, two instances', () => {
 
   it('a closed instance leaves the registry at once, so writers do not wait for it', async () => {
     const { a, b, namespace } = await pair();
-    expect(await fx.plain().zcard(`${namespace}:v2:registry`)).toBe(2);
+    await warm(b, 'g', 'f', async () => val('x')); // b is in g's interest set
+    expect(await fx.plain().zcard(`${namespace}:${COORDINATION}:registry`)).toBe(2);
     await b.close();
-    expect(await fx.plain().zcard(`${namespace}:v2:registry`)).toBe(1);
+    expect(await fx.plain().zcard(`${namespace}:${COORDINATION}:registry`)).toBe(1);
     const report = await a.invalidate(['g']);
     expect(report.acks).toBe(0);
     expect(report.waitedForLeaseMs).toBe(0);
     expect(report.ms).toBeLessThan(100);
   });
 
-  it('an instance of the previous coordination protocol (registry without a version) is not waited for', async () => {
-    const { a, namespace } = await pair();
-    // Such an instance would never acknowledge an inbox message: it listens on the old shared channel.
+  it('an instance is waited for while registered in the group, and not once its registration has expired', async () => {
+    const { a, b, namespace } = await pair();
+    await warm(b, 'g', 'f', async () => val('x'));
+    const id = (b as unknown as { instanceId: string }).instanceId;
+    expect(await fx.plain().zscore(`${namespace}:{g}:i`, id)).not.toBeNull();
+    expect((await a.invalidate(['g'])).acks).toBe(1);
+    expect((await a.invalidate(['g'])).acks).toBe(1); // still registered: a second write waits for it too
     const now = Number((await fx.plain().time())[0]) * 1000;
-    await fx.plain().zadd(`${namespace}:registry`, now + 60_000, 'an-instance-of-the-previous-release');
+    await fx.plain().zadd(`${namespace}:{g}:i`, now - 1, id); // as if its interestTtl had passed
+    expect((await a.invalidate(['g'])).acks).toBe(0);
+  });
+
+  it('instances of previous coordination protocols (registry without a version, v2) are not waited for', async () => {
+    const { a, b, namespace } = await pair();
+    await warm(b, 'g', 'f', async () => val('x'));
+    // Such instances would never acknowledge: they listen on the old shared channel, or are in no interest set.
+    const now = Number((await fx.plain().time())[0]) * 1000;
+    await fx.plain().zadd(`${namespace}:registry`, now + 60_000, 'an-instance-of-the-unversioned-release');
+    await fx.plain().zadd(`${namespace}:v2:registry`, now + 60_000, 'an-instance-of-the-v2-release');
+    await fx.plain().zadd(`${namespace}:{g}:i`, now + 60_000, 'an-instance-of-the-v2-release');
     const report = await a.invalidate(['g']);
     expect(report).toMatchObject({ acks: 1, waitedForLeaseMs: 0, degraded: false });
     expect(report.ms).toBeLessThan(500);
