@@ -17,7 +17,7 @@
  * and no load is joined while the instance is not coherent (it may have missed that invalidation).
  *
  * ### 2. Cross-instance: acknowledgements + leases ("fresh" mode, the default)
- * - Every instance subscribes to its own inbox `${ns}:v2:inbox:${id}` (invalidations, acks, heartbeats).
+ * - Every instance subscribes to its own inbox `${ns}:v3:inbox:${id}` (invalidations, acks, heartbeats).
  * - Lease: every leaseMs/3 the instance runs `renew`, which atomically (a) ZADDs its id to the registry
  *   with expiry = RedisNow + leaseMs and (b) PUBLISHes a heartbeat to its own inbox. When the
  *   heartbeat comes back through the subscriber, the bus is proven alive after the renewal, and the
@@ -30,9 +30,13 @@
  *   renewal and heartbeat atomic, whatever expiry a writer reads is at least sentAt + leaseMs for the
  *   trust we derive from it; and any message published after the heartbeat reaches us before the
  *   next heartbeat does (one connection, in order), or the bus drops and trust ends at once.
+ * - Interest: before its first read of a group (and again every genTtlMs / 2), an instance registers
+ *   in the group's interest set, in the script that reads L2 (see lua.ts); it never reads a group, so
+ *   never keeps or shares one, unregistered.
  * - Writer: `invalidate(groups)` bumps local gens and drops L1 entries synchronously, then runs the
  *   `invalidate` script: INCR gens, UNLINK data, PUBLISH {origin, msgId, groups} to the inbox of every
- *   live instance but the writer, and return that live registry, all atomically. Receivers bump gens,
+ *   live instance registered in one of the groups but the writer, and return those instances, all
+ *   atomically. Receivers bump gens,
  *   drop L1, then PUBLISH an ack to the writer's inbox (on their command connection, so any fill they
  *   sent earlier has run before the ack). The writer
  *   waits, per live instance, for its ack or its registry expiry (converted from Redis time to a local
@@ -123,6 +127,11 @@ interface Flight {
    * of a write that has already answered. Before the loader starts, a joiner is safe: the read comes later.
    */
   joinable: boolean;
+  /**
+   * This instance is in the group's interest set (registered before the flight, or by it), so every
+   * write after the registration reaches it: only then may the value be kept in L1. Memory only: always.
+   */
+  registered: boolean;
   readonly promise: Promise<GetResult>;
 }
 
@@ -370,7 +379,8 @@ export class Engine implements CacheEngine {
     // The promise exists before the loader runs: a loader that re-enters get() for the same key joins it.
     const promise = new Promise<GetResult>((resolve, reject) => (settle = { resolve, reject }));
     const held = this.holds.size > 0 && this.isHeld(group);
-    const fl: Flight = { gs, gen: gs.gen, epoch: this.epoch, held, joinable: !held, promise };
+    const registered = this.l2 === undefined || this.registered.get(group) === this.epoch;
+    const fl: Flight = { gs, gen: gs.gen, epoch: this.epoch, held, joinable: !held, registered, promise };
     this.flights.set(key, fl);
     this.runFlight(group, field, key, loader, fl).then(
       (out) => {
@@ -396,11 +406,16 @@ export class Engine implements CacheEngine {
     let redis: HeadReply | undefined;
     if (l2 !== undefined && this.l2Readable()) {
       try {
-        const raw = this.registered.get(group) === this.epoch ? await l2.read(group, field) : await this.registerAndRead(l2, group, field, fl);
+        // First read of the group here: register in its interest set alongside the read (see lua.ts).
+        const [sinceGen, raw] = fl.registered
+          ? [-1, await l2.read(group, field)]
+          : await Promise.all([this.register(l2, group, fl), l2.read(group, field)]);
         if (raw !== null) {
           const d = decodeEntry(raw);
           if (d === undefined) this.onCorrupt(group, field, raw.length);
-          else {
+          // Older than the gen at our registration: the read ran first, and a write between the two
+          // did not tell us. Not used: a miss, loaded after the registration.
+          else if (d.gen >= sinceGen) {
             // Age by the local clock (TTL is not what keeps entries fresh; skew only shifts expiry).
             // Trust by Redis time: entries older than our last regained coherence may predate a
             // writer's invalidation still queued for replay.
@@ -485,7 +500,7 @@ export class Engine implements CacheEngine {
   }
 
   private storeL1(group: string, field: string, key: string, entry: CacheEntry, fl: Flight, ttlMs: number): void {
-    if (ttlMs <= 0 || fl.held) return;
+    if (ttlMs <= 0 || fl.held || !fl.registered) return;
     if (!this.localValid(fl)) {
       this.refused(group, field, 'local');
       return;
@@ -495,13 +510,18 @@ export class Engine implements CacheEngine {
     this.l1.set(group, key, entry, Math.ceil(ttlMs));
   }
 
-  /** Puts this instance in the group's interest set and reads (see lua.ts); remembered (see `registered`). */
-  private async registerAndRead(l2: RedisL2, group: string, field: string, fl: Flight): Promise<Buffer | null> {
+  /**
+   * Puts this instance in the group's interest set; resolves to the group's gen at that moment (see
+   * lua.ts). From then on the flight may be kept in L1 and shared, and later flights of the group read
+   * with a plain HGET (see `registered`).
+   */
+  private async register(l2: RedisL2, group: string, fl: Flight): Promise<number> {
     const sentAt = performance.now();
-    const raw = await l2.registerAndRead(group, field, this.id, this.interestTtlMs);
+    const gen = await l2.register(group, this.id, this.interestTtlMs);
+    fl.registered = true;
     const left = sentAt + this.genTtlMs / 2 - performance.now();
     if (fl.epoch === this.epoch && left > 0) this.registered.set(group, this.epoch, { ttl: left });
-    return raw;
+    return gen;
   }
 
   private localValid(fl: Flight): boolean {

@@ -211,9 +211,9 @@ export class RedisL2 {
     return { status: Number(status), now: Number(now) };
   }
 
-  /** The first read of a group: registers the instance's interest in it, then reads (see lua.ts). */
-  registerAndRead(group: string, field: string, instanceId: string, ttlMs: number): Promise<Buffer | null> {
-    return this.call((r) => r.cgRegisterReadBuffer(this.interestKey(group), this.dataKey(group), instanceId, ttlMs, field));
+  /** Registers the instance in the group's interest set for ttlMs; returns the group's gen (see lua.ts). */
+  async register(group: string, instanceId: string, ttlMs: number): Promise<number> {
+    return Number(await this.call((r) => r.cgRegister(this.genKey(group), this.interestKey(group), instanceId, ttlMs)));
   }
 
   /**

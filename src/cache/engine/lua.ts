@@ -29,15 +29,17 @@ import type { Redis } from 'ioredis';
  * generations, holds and the epoch are shared across versions (their format has not changed).
  *
  * Interest (what Redis' own CLIENT TRACKING does for the keys a client read, which cannot serve here:
- * it pushes invalidations with no acknowledgement to wait for): before an instance first reads a
- * group, it adds itself to the group's interest set, in the same script as that read (REGISTER_READ),
- * for interestTtl; it reads with plain HGETs while well inside that time (see engine.ts,
- * `registered`). An invalidation or hold messages, and so waits for, only the live instances in the
- * set. Whatever an instance reads of a group, and so keeps in L1 or shares with a concurrent getter,
+ * it pushes invalidations with no acknowledgement to wait for): on its first read of a group, an
+ * instance adds itself to the group's interest set until Redis now + interestTtl (REGISTER, sent with
+ * the plain HGET, not before it: a round trip less), which returns the group's gen. A value the HGET
+ * returns with an older gen was read before a write that came between the two and did not tell the
+ * instance: it is not used (a miss). Later reads are plain HGETs while the registration is well inside
+ * its lifetime (see engine.ts, `registered`). An invalidation or hold messages, and so waits for, only
+ * the live instances in the set. Whatever an instance keeps in L1 or shares with a concurrent getter,
  * it read while registered, so every later write's message reaches it: an instance that has not read
  * a group's lists for interestTtl costs a write to them nothing. The set is never emptied by a write:
- * emptied, a second write right after the first would find nobody to wait for, while the first
- * one's message is still on its way.
+ * emptied, a second write right after the first would find nobody to wait for, while the first one's
+ * message is still on its way.
  *
  * Time is always Redis TIME (one clock for every instance). On Redis < 5 a script must call
  * replicate_commands() before writing after TIME; on 7 it is a no-op, so it is called when present.
@@ -112,18 +114,16 @@ end
 `;
 
 /**
- * KEYS: interest, data. ARGV: instanceId, interestTtlMs, field.
- * Adds the instance to the group's interest set until Redis now + interestTtlMs (pruning expired
- * members), then returns the L2 entry of the field (nil if none): one atomic step, so whatever
- * write's script comes after the read also finds the instance in the set. Only a flight of a group
- * the instance is not yet registered for runs it; the others read with a plain HGET (see above).
+ * KEYS: gen, interest. ARGV: instanceId, interestTtlMs.
+ * Registers the instance in the group's interest set until Redis now + interestTtlMs (pruning expired
+ * members) and returns the group's gen (a missing key counts as 0).
  */
-const REGISTER_READ = `${PRELUDE}
+const REGISTER = `${PRELUDE}
 local now = nowms()
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return redis.call('HGET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return tonumber(redis.call('GET', KEYS[1]) or '0')
 `;
 
 /**
@@ -234,7 +234,7 @@ type Arg = string | number | Buffer;
 export interface ScriptCommands {
   cgHead(gen: string, epoch: string, hold: string): Promise<[number, number, number, number]>;
   cgFill(data: string, gen: string, epoch: string, ...args: Arg[]): Promise<[number, number]>;
-  cgRegisterReadBuffer(interest: string, data: string, id: string, ttlMs: number, field: string): Promise<Buffer | null>;
+  cgRegister(gen: string, interest: string, id: string, ttlMs: number): Promise<number>;
   cgInvalidate(numKeys: number, ...keysAndArgs: Arg[]): Promise<[number, ...string[]]>;
   cgHold(numKeys: number, ...keysAndArgs: Arg[]): Promise<[number, ...string[]]>;
   cgRelease(numKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
@@ -247,7 +247,7 @@ export type ScriptedRedis = Redis & ScriptCommands;
 export function defineScripts(redis: Redis): ScriptedRedis {
   redis.defineCommand('cgHead', { numberOfKeys: 3, lua: HEAD });
   redis.defineCommand('cgFill', { numberOfKeys: 3, lua: FILL });
-  redis.defineCommand('cgRegisterRead', { numberOfKeys: 2, lua: REGISTER_READ });
+  redis.defineCommand('cgRegister', { numberOfKeys: 2, lua: REGISTER });
   redis.defineCommand('cgInvalidate', { lua: INVALIDATE });
   redis.defineCommand('cgHold', { lua: HOLD });
   redis.defineCommand('cgRelease', { lua: RELEASE });

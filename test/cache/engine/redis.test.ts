@@ -187,7 +187,11 @@ describe('cache engine with Redis, two instances', () => {
     const { a, b, namespace } = await pair();
     await warm(b, 'g', 'f', async () => val('x'));
     const id = (b as unknown as { instanceId: string }).instanceId;
-    expect(await fx.plain().zscore(`${namespace}:{g}:i`, id)).not.toBeNull();
+    // Registered until Redis now + interestTtl (genTtl 60 s + ttl 60 s here), by b's estimate of Redis time.
+    const redisNow = Number((await fx.plain().time())[0]) * 1000;
+    const expiry = Number(await fx.plain().zscore(`${namespace}:{g}:i`, id));
+    expect(expiry).toBeGreaterThan(redisNow + 115_000);
+    expect(expiry).toBeLessThan(redisNow + 125_000);
     expect((await a.invalidate(['g'])).acks).toBe(1);
     expect((await a.invalidate(['g'])).acks).toBe(1); // still registered: a second write waits for it too
     const now = Number((await fx.plain().time())[0]) * 1000;
