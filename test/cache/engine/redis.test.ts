@@ -199,6 +199,18 @@ describe('cache engine with Redis, two instances', () => {
     expect((await a.invalidate(['g'])).acks).toBe(0);
   });
 
+  it("a first read does not use an L2 value stored under an older gen than its registration saw", async () => {
+    const { a, b, namespace } = await pair();
+    await a.get('g', 'f', async () => val('old'));
+    await waitFor(async () => (await fx.plain().hexists(`${namespace}:{g}:d`, 'f')) === 1, 5000, 'L2 fill');
+    // As if a write had bumped the gen between b's read and its registration (the order a script
+    // re-sent after NOSCRIPT can take), the data not yet dropped.
+    await fx.plain().incr(`${namespace}:{g}:g`);
+    const r = await b.get('g', 'f', async () => val('new'));
+    expect(r.source).toBe('load');
+    expect(text(r.entry.value)).toBe('new');
+  });
+
   it('instances of previous coordination protocols (registry without a version, v2) are not waited for', async () => {
     const { a, b, namespace } = await pair();
     await warm(b, 'g', 'f', async () => val('x'));
