@@ -30,9 +30,11 @@
  *   renewal and heartbeat atomic, whatever expiry a writer reads is at least sentAt + leaseMs for the
  *   trust we derive from it; and any message published after the heartbeat reaches us before the
  *   next heartbeat does (one connection, in order), or the bus drops and trust ends at once.
- * - Interest: before its first read of a group (and again every genTtlMs / 2), an instance registers
- *   in the group's interest set, in the script that reads L2 (see lua.ts); it never reads a group, so
- *   never keeps or shares one, unregistered.
+ * - Interest: with its first read of a group (and again every genTtlMs / 2), an instance registers in
+ *   the group's interest set (REGISTER, pipelined with the read; see lua.ts), and writes tell only the
+ *   live registered instances. A value read before the registration ran is used only if no write came
+ *   in between (its gen is not older than the one REGISTER returns), so whatever a flight keeps or
+ *   shares, every later write reaches this instance.
  * - Writer: `invalidate(groups)` bumps local gens and drops L1 entries synchronously, then runs the
  *   `invalidate` script: INCR gens, UNLINK data, PUBLISH {origin, msgId, groups} to the inbox of every
  *   live instance registered in one of the groups but the writer, and return those instances, all
@@ -262,6 +264,7 @@ export class Engine implements CacheEngine {
     this.holdMs = opts.holdMs ?? DEFAULTS.holdMs;
     this.genTtlMs = Math.max(this.ttlMs, 4 * this.leaseMs, 10_000);
     this.interestTtlMs = this.genTtlMs + this.ttlMs;
+    // Bounded: a registration forgotten early only costs a REGISTER again.
     this.registered = new LRUCache<string, number>({ max: 100_000, ttl: this.genTtlMs / 2, ttlAutopurge: false });
     this.inboxPrefix = `${this.ns}:${COORDINATION}:inbox:`;
     this.inbox = this.inboxPrefix + this.id;

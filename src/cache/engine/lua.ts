@@ -87,10 +87,11 @@ return {1, now}
 `;
 
 /**
- * For clear(), which concerns everyone: publishes ARGV[2] to the inbox (channel ARGV[1] .. id) of every live instance but the sender ARGV[3],
- * and returns {now, id1, expiry1, id2, expiry2, ...} of that same live registry. Addressed rather than
- * broadcast on one shared channel: the sender does not receive (and parse) its own message, and the
- * instances it will wait for are exactly those the message was sent to.
+ * For clear(), which concerns everyone: publishes ARGV[2] to the inbox (channel ARGV[1] .. id) of
+ * every live instance but the sender ARGV[3], and returns {now, id1, expiry1, id2, expiry2, ...} of
+ * that same live registry. Addressed rather than broadcast on one shared channel: the sender does not
+ * receive (and parse) its own message, and the instances it will wait for are exactly those the
+ * message was sent to.
  */
 const PUBLISH_TO_LIVE = `
 local now = nowms()
@@ -116,13 +117,15 @@ end
 /**
  * KEYS: gen, interest. ARGV: instanceId, interestTtlMs.
  * Registers the instance in the group's interest set until Redis now + interestTtlMs (pruning expired
- * members) and returns the group's gen (a missing key counts as 0).
+ * members) and returns the group's gen (a missing key counts as 0). The key's TTL only ever grows:
+ * an instance configured with a shorter TTL must not cut another's registration short.
  */
 const REGISTER = `${PRELUDE}
 local now = nowms()
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
 return tonumber(redis.call('GET', KEYS[1]) or '0')
 `;
 
