@@ -160,9 +160,8 @@ async function writePath(env: Env) {
   const convIds: Record<string, string> = {};
   const others200 = env.data.sampleUsers.slice(0, 199);
   await withInstances([{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }], async ([inst]) => {
-    const others = others200;
-    const direct = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'direct', memberIds: [others[0]!.id] } });
-    const group = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'group', title: 'Bench 200', memberIds: others.map((o) => o.id) } });
+    const direct = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'direct', memberIds: [others200[0]!.id] } });
+    const group = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'group', title: 'Bench 200', memberIds: others200.map((o) => o.id) } });
     convIds['2'] = JSON.parse(direct.body).data.id;
     convIds['200'] = JSON.parse(group.body).data.id;
   });

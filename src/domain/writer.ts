@@ -11,8 +11,8 @@ export interface WriteOutcome<T> {
 export interface WriteContext {
   /**
    * These users' lists will change (the event's affectedUserIds, known early): subscribers start their
-   * work now, overlapping the rest of the transaction. Only the first call counts; users named later in
-   * the event are handled after commit.
+   * work on the next turn of the event loop (after the statement sent next), overlapping the rest of
+   * the transaction. Only the first call counts; users named later in the event are handled after commit.
    */
   affects(userIds: readonly string[]): void;
 }
