@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { LIMITS } from '../domain/limits.js';
+import { lazyChildLogger } from '../observability/logger.js';
 import type { HttpContext } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBody } from './plugins/json-body.js';
@@ -42,6 +43,7 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
     bodyLimit: LIMITS.bodyMaxBytes,
     // Request logs at debug: at info, two log lines per request would cost more than a cache hit.
     logController: new LogController({ disableRequestLogging: !ctx.logger.isLevelEnabled('debug') }),
+    childLoggerFactory: lazyChildLogger,
     ajv: { customOptions: { coerceTypes: true } },
     routerOptions: { maxParamLength: 200 },
     // Errors answered before routing, or by the HTTP parser, in the contract's shape too (see errors.ts).
