@@ -84,7 +84,10 @@
  *   writer's replay lands, may read an L2 entry that the replay is about to delete.
  * - Memory-only (no redisUrl): one process is assumed; it is always coherent.
  * - Single Redis primary: invalidate/clear/renew scripts touch keys of several slots (hash tags keep
- *   each group's data and gen together for a future per-slot split).
+ *   each group's data, gen, holds and interest set together for a future per-slot split).
+ * - A Redis that loses writes without dropping our connections (failover to a lagging replica behind
+ *   a proxy) may lose gens, holds and interest registrations alike; a reconnect bumps the epoch, which
+ *   covers every case where the connection does drop.
  */
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
