@@ -698,15 +698,16 @@ export class Engine implements CacheEngine {
     }
   }
 
-  /** A message with a fresh id (returned as `id`, what acks name), for every live instance's inbox but ours. */
+  /** A message with a fresh id (returned as `id`, what acks name), for the inboxes of the instances a script addresses. */
   private addressed(body: Omit<BusMessage, 'o' | 'm'>): Addressing & { id: string } {
     const id = `${this.id}:${++this.msgSeq}`;
     return { id, prefix: this.inboxPrefix, message: JSON.stringify({ ...body, o: this.id, m: id }), sender: this.id };
   }
 
   /**
-   * Sends one message to every live instance through `run` (a script that also returns the live
-   * registry), with the degraded-mode retry loop, then waits for acks or leases ('fresh' mode).
+   * Sends one message through `run` (a script that publishes it to the live instances concerned and
+   * returns them, see lua.ts), with the degraded-mode retry loop, then waits for their acks or leases
+   * ('fresh' mode).
    * Returns undefined when Redis could not be reached before the deadline (which has then passed).
    */
   private async broadcast(
@@ -773,6 +774,7 @@ export class Engine implements CacheEngine {
     }
   }
 
+  /** Forgets everything this process keeps (L1, registrations) and voids its loads in flight. */
   private applyClear(): void {
     this.epoch++;
     this.l1.clear();
@@ -853,9 +855,7 @@ export class Engine implements CacheEngine {
 
   private onRegained(redisNow: number): void {
     // Anything in L1 may have missed invalidations; loads in flight may have read old data.
-    this.l1.clear();
-    this.registered.clear();
-    this.epoch++;
+    this.applyClear();
     if (this.everCoherent) this.n.flushes++;
     // L2 entries stored before now may predate a writer's invalidation that is still queued for
     // replay. Skipped for a first start that found Redis at once (cold L2 on every deploy otherwise).

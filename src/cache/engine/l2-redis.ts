@@ -60,7 +60,7 @@ export interface RegistryReply {
   live: Map<string, number>;
 }
 
-/** A message for every live instance's inbox (channel `prefix + instanceId`) but the sender's. */
+/** A message for the inboxes (channel `prefix + instanceId`) of the instances a script addresses, never the sender's. */
 export interface Addressing {
   prefix: string;
   message: string;

@@ -87,23 +87,6 @@ return {1, now}
 `;
 
 /**
- * For clear(), which concerns everyone: publishes ARGV[2] to the inbox (channel ARGV[1] .. id) of
- * every live instance but the sender ARGV[3], and returns {now, id1, expiry1, id2, expiry2, ...} of
- * that same live registry. Addressed rather than broadcast on one shared channel: the sender does not
- * receive (and parse) its own message, and the instances it will wait for are exactly those the
- * message was sent to.
- */
-const PUBLISH_TO_LIVE = `
-local now = nowms()
-local reg = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%.0f', now), '+inf', 'WITHSCORES')
-for i = 1, #reg, 2 do
-  if reg[i] ~= ARGV[3] then redis.call('PUBLISH', ARGV[1] .. reg[i], ARGV[2]) end
-end
-table.insert(reg, 1, now)
-return reg
-`;
-
-/**
  * Adds the unexpired members of the interest set KEYS[k] to the table `interested` (id -> true). The
  * set is left as it is: a member stays until its own expiry, so every later write reaches it too.
  */
@@ -130,8 +113,10 @@ return tonumber(redis.call('GET', KEYS[1]) or '0')
 `;
 
 /**
- * Publishes ARGV[2] to the inbox of every live instance in `interested` but the sender ARGV[3], and
- * returns {now, id1, expiry1, ...} of exactly those: the instances the writer must hear from.
+ * Publishes ARGV[2] to the inbox (channel ARGV[1] .. id) of every live instance in `interested` but the
+ * sender ARGV[3], and returns {now, id1, expiry1, ...} of exactly those: the instances the writer must
+ * hear from. Addressed rather than broadcast on one shared channel: the sender does not receive (and
+ * parse) its own message, and the instances it waits for are exactly those the message was sent to.
  */
 const PUBLISH_TO_INTERESTED = `
 local now = nowms()
@@ -203,11 +188,13 @@ return 1
 /**
  * KEYS: registry, epoch. ARGV: inbox prefix, message, sender id.
  * Bumps the global epoch (every stored entry and every fill in flight becomes void at once; the key
- * sweep that follows only reclaims memory), publishes to every live instance, returns the registry.
+ * sweep that follows only reclaims memory), publishes to every live instance (a clear concerns all of
+ * them, registered or not), returns them.
  */
 const CLEAR = `${PRELUDE}
 redis.call('INCR', KEYS[2])
-${PUBLISH_TO_LIVE}`;
+local interested = setmetatable({}, { __index = function() return true end })
+${PUBLISH_TO_INTERESTED}`;
 
 /**
  * KEYS: registry. ARGV: instanceId, leaseMs, inbox channel, heartbeat payload.
