@@ -1,5 +1,12 @@
 import type { Metric, Registry } from 'prom-client';
 
+/** One exposed sample, in the shape prom-client's registry formats. */
+interface Sample {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName: string;
+}
+
 /** One label set's buckets: observe() is a short scan and three additions, nothing else. */
 export class HistogramChild {
   /** counts[i]: observations <= buckets[i] and > buckets[i - 1]; the last slot is +Inf. */
@@ -53,8 +60,8 @@ export class FastHistogram<L extends string> {
   }
 
   /** What prom-client's registry formats (the shape of its own Histogram.get()). */
-  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> } {
-    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+  get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] } {
+    const values: Sample[] = [];
     for (const { labels, child } of this.children.values()) {
       let cumulative = 0;
       for (let i = 0; i <= this.buckets.length; i++) {
