@@ -51,7 +51,7 @@ describe('invalidation outbox: an instance that died between commit and invalida
   const bobInL2 = async () => {
     const redis = new Redis(SHARED_REDIS_URL);
     try {
-      return (await redis.exists(`${cluster.env.CACHE_NAMESPACE}:cl:{u:${bob.id}}:d`)) === 1;
+      return (await redis.exists(`${cluster.env.CACHE_NAMESPACE}:cl:{u:${bob.id}}:e`)) === 1;
     } finally {
       redis.disconnect();
     }

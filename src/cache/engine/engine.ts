@@ -17,7 +17,7 @@
  * and no load is joined while the instance is not coherent (it may have missed that invalidation).
  *
  * ### 2. Cross-instance: acknowledgements + leases ("fresh" mode, the default)
- * - Every instance subscribes to its own inbox `${ns}:v3:inbox:${id}` (invalidations, acks, heartbeats).
+ * - Every instance subscribes to its own inbox `${ns}:v4:inbox:${id}` (invalidations, acks, heartbeats).
  * - Lease: every leaseMs/3 the instance runs `renew`, which atomically (a) ZADDs its id to the registry
  *   with expiry = RedisNow + leaseMs and (b) PUBLISHes a heartbeat to its own inbox. When the
  *   heartbeat comes back through the subscriber, the bus is proven alive after the renewal, and the
@@ -36,7 +36,7 @@
  *   in between (its gen is not older than the one REGISTER returns), so whatever a flight keeps or
  *   shares, every later write reaches this instance.
  * - Writer: `invalidate(groups)` bumps local gens and drops L1 entries synchronously, then runs the
- *   `invalidate` script: INCR gens, UNLINK data, PUBLISH {origin, msgId, groups} to the inbox of every
+ *   `invalidate` script: bump gens, UNLINK entries, PUBLISH {origin, msgId, groups} to the inbox of every
  *   live instance registered in one of the groups but the writer, and return those instances, all
  *   atomically. Receivers bump gens,
  *   drop L1, then PUBLISH an ack to the writer's inbox (on their command connection, so any fill they
@@ -59,8 +59,9 @@
  * invalidate() after a commit puts its Redis script and its acks on the write's response time. A
  * writer that knows which groups it will change can call `hold(groups)` before its transaction ends:
  * the same invalidation (gen bump, UNLINK, publish, acks) runs concurrently with the transaction, and
- * also *holds* the groups — Redis records the hold (sorted set holdId -> expiry, Redis time), and the
- * writing process in memory — until the write commits or holdMs passes. A load that starts while its
+ * also *holds* the groups — Redis records the hold (field holdId -> expiry, Redis time, in each
+ * group's state hash), and the writing process in memory — until the write commits or holdMs passes.
+ * A load that starts while its
  * group is held (by its own process, or per the HEAD script every storable load runs first: a load
  * that cannot run HEAD is never stored) is served but never stored in L1 or L2, and never joined: it
  * may have read the database before the commit. Other processes need no message to end a hold: HEAD
@@ -84,7 +85,7 @@
  *   writer's replay lands, may read an L2 entry that the replay is about to delete.
  * - Memory-only (no redisUrl): one process is assumed; it is always coherent.
  * - Single Redis primary: invalidate/clear/renew scripts touch keys of several slots (hash tags keep
- *   each group's data, gen, holds and interest set together for a future per-slot split).
+ *   each group's entries and state hash together for a future per-slot split).
  * - A Redis that loses writes without dropping our connections (failover to a lagging replica behind
  *   a proxy) may lose gens, holds and interest registrations alike; a reconnect bumps the epoch, which
  *   covers every case where the connection does drop.
@@ -133,7 +134,7 @@ interface Flight {
    */
   joinable: boolean;
   /**
-   * This instance is in the group's interest set (registered before the flight, or by it), so every
+   * This instance is registered for the group (before the flight, or by it), so every
    * write after the registration reaches it: only then may the value be kept in L1. Memory only: always.
    */
   registered: boolean;
@@ -194,14 +195,14 @@ export class Engine implements CacheEngine {
   private readonly holdMs: number;
   /** Gen keys must outlive the data they guard and any fill still allowed (maxFillAgeMs). */
   private readonly genTtlMs: number;
-  /** Interest sets outlive a registration by genTtlMs + ttlMs: see `registered`. */
+  /** A registration lasts genTtlMs + ttlMs: see `registered`. */
   private readonly interestTtlMs: number;
   /**
-   * Groups whose interest set holds this instance (value: the epoch it was added at): their flights
+   * Groups this instance is registered for (value: the epoch it registered at): their flights
    * read L2 with a plain HGET. Remembered for genTtlMs / 2 after the registration was sent, so that
    * any L1 entry kept on its strength expires before our membership does (interestTtlMs = genTtlMs +
    * ttlMs; the flight's store comes at most leaseMs <= genTtlMs / 4 later, refused after that, and
-   * lives ttlMs at most). Dropped with any flush (Redis may have lost the set: a new epoch).
+   * lives ttlMs at most). Dropped with any flush (Redis may have lost the registration: a new epoch).
    */
   private readonly registered: LRUCache<string, number>;
   /** Every instance's inbox is `${inboxPrefix}${id}` (see lua.ts); ours is `inbox`. */
@@ -517,7 +518,7 @@ export class Engine implements CacheEngine {
   }
 
   /**
-   * Puts this instance in the group's interest set; resolves to the group's gen at that moment (see
+   * Registers this instance's interest in the group; resolves to the group's gen at that moment (see
    * lua.ts). From then on the flight may be kept in L1 and shared, and later flights of the group read
    * with a plain HGET (see `registered`).
    */

@@ -138,20 +138,14 @@ export class RedisL2 {
     return this.connected && this.cmd.status === 'ready';
   }
 
-  dataKey(group: string): string {
-    return `${this.ns}:{${group}}:d`;
+  /** The group's entries (see lua.ts for the layout). */
+  entriesKey(group: string): string {
+    return `${this.ns}:{${group}}:e`;
   }
 
-  genKey(group: string): string {
-    return `${this.ns}:{${group}}:g`;
-  }
-
-  holdKey(group: string): string {
-    return `${this.ns}:{${group}}:h`;
-  }
-
-  interestKey(group: string): string {
-    return `${this.ns}:{${group}}:i`;
+  /** The group's coordination state: gen, holds, registrations (see lua.ts). */
+  stateKey(group: string): string {
+    return `${this.ns}:{${group}}:m`;
   }
 
   /**
@@ -174,12 +168,12 @@ export class RedisL2 {
 
   /** The L2 read: one plain HGET (see lua.ts for why no script). */
   read(group: string, field: string): Promise<Buffer | null> {
-    return this.call((r) => r.hgetBuffer(this.dataKey(group), field));
+    return this.call((r) => r.hgetBuffer(this.entriesKey(group), field));
   }
 
   /** What a load must record before it starts: the group's gen, the epoch, Redis time. */
   async head(group: string): Promise<HeadReply> {
-    const [gen, epoch, now, held] = await this.call((r) => r.cgHead(this.genKey(group), this.epochKey, this.holdKey(group)));
+    const [gen, epoch, now, held] = await this.call((r) => r.cgHead(this.stateKey(group), this.epochKey));
     return { gen: Number(gen), epoch: Number(epoch), now: Number(now), held: Number(held) > 0 };
   }
 
@@ -195,8 +189,8 @@ export class RedisL2 {
   ): Promise<{ status: number; now: number }> {
     const [status, now] = await this.call((r) =>
       r.cgFill(
-        this.dataKey(group),
-        this.genKey(group),
+        this.entriesKey(group),
+        this.stateKey(group),
         this.epochKey,
         field,
         a.gen,
@@ -211,9 +205,9 @@ export class RedisL2 {
     return { status: Number(status), now: Number(now) };
   }
 
-  /** Registers the instance in the group's interest set for ttlMs; returns the group's gen (see lua.ts). */
+  /** Registers the instance's interest in the group for ttlMs; returns the group's gen (see lua.ts). */
   async register(group: string, instanceId: string, ttlMs: number): Promise<number> {
-    return Number(await this.call((r) => r.cgRegister(this.genKey(group), this.interestKey(group), instanceId, ttlMs)));
+    return Number(await this.call((r) => r.cgRegister(this.stateKey(group), instanceId, ttlMs)));
   }
 
   /**
@@ -222,14 +216,14 @@ export class RedisL2 {
    */
   async invalidate(groups: readonly string[], inbox: Addressing, genTtlMs: number): Promise<RegistryReply> {
     const keys: string[] = [this.registryKey];
-    for (const g of groups) keys.push(this.genKey(g), this.dataKey(g), this.interestKey(g));
+    for (const g of groups) keys.push(this.stateKey(g), this.entriesKey(g));
     const reply = await this.call((r) => r.cgInvalidate(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs), true);
     return parseRegistry(reply);
   }
 
   async hold(groups: readonly string[], inbox: Addressing, genTtlMs: number, holdId: string, holdMs: number): Promise<RegistryReply> {
     const keys: string[] = [this.registryKey];
-    for (const g of groups) keys.push(this.genKey(g), this.dataKey(g), this.holdKey(g), this.interestKey(g));
+    for (const g of groups) keys.push(this.stateKey(g), this.entriesKey(g));
     const reply = await this.call(
       (r) => r.cgHold(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs, holdId, holdMs),
       true,
@@ -238,7 +232,7 @@ export class RedisL2 {
   }
 
   async release(groups: readonly string[], holdId: string): Promise<void> {
-    const keys = groups.map((g) => this.holdKey(g));
+    const keys = groups.map((g) => this.stateKey(g));
     await this.call((r) => r.cgRelease(keys.length, ...keys, holdId), true);
   }
 
@@ -260,14 +254,14 @@ export class RedisL2 {
   }
 
   /**
-   * Reclaims the memory of every group's data (SCAN + UNLINK, never KEYS: KEYS blocks the server for
-   * the whole keyspace). Only data hashes (`ns:{group}:d`): gens, holds and interest sets are small,
-   * expire on their own, and must stay — a hold swept away mid-write would let a load read before
-   * the write's commit be stored, and an interest set swept away would keep a later write from
-   * telling an instance that registered before it.
+   * Reclaims the memory of every group's entries (SCAN + UNLINK, never KEYS: KEYS blocks the server
+   * for the whole keyspace). Only entries hashes (`ns:{group}:e`): state hashes are small, expire on
+   * their own, and must stay — a hold swept away mid-write would let a load read before the write's
+   * commit be stored, and a registration swept away would keep a later write from telling an
+   * instance that registered before it.
    */
   async sweep(): Promise<number> {
-    const pattern = `${escapeGlob(this.ns)}:{*}:d`;
+    const pattern = `${escapeGlob(this.ns)}:{*}:e`;
     let cursor = '0';
     let removed = 0;
     do {

@@ -181,7 +181,7 @@ describe('cache engine under Redis faults', () => {
     await Promise.all([a.ready(), b.ready()]);
     let current = 'old';
     await a.get('g', 'f', countingLoader(() => current).load);
-    await waitFor(async () => (await plain.hexists(`${namespace}:{g}:d`, 'f')) === 1, 5000, 'L2 fill');
+    await waitFor(async () => (await plain.hexists(`${namespace}:{g}:e`, 'f')) === 1, 5000, 'L2 fill');
     expect((await b.get('g', 'f', countingLoader(() => current).load)).source).toBe('l2');
     let breakerOpened = 0;
     b.events.on('breakerOpen', () => breakerOpened++);
@@ -210,7 +210,7 @@ describe('cache engine under Redis faults', () => {
     redis.resume();
     await waitFor(() => a.stats().pendingReplays === 0, 5000, 'replay');
     await waitFor(() => a.stats().coherent && b.stats().coherent, 5000, 'coherent again');
-    expect(await plain.hexists(`${namespace}:{g}:d`, 'f')).toBe(0); // the replay dropped the old entry
+    expect(await plain.hexists(`${namespace}:{g}:e`, 'f')).toBe(0); // the replay dropped the old entry
     for (const e of [a, b]) expect(text((await e.get('g', 'f', countingLoader(() => current).load)).entry.value)).toBe('new');
     expect(b.stats().redis).toBe('up');
   });
@@ -228,7 +228,7 @@ describe('cache engine under Redis faults', () => {
     await Promise.all([a.ready(), b.ready()]);
     let current = 'old';
     await a.get('g', 'f', countingLoader(() => current).load);
-    await waitFor(async () => (await plain.hexists(`${namespace}:{g}:d`, 'f')) === 1, 5000, 'L2 fill');
+    await waitFor(async () => (await plain.hexists(`${namespace}:{g}:e`, 'f')) === 1, 5000, 'L2 fill');
 
     redis.pause();
     proxy.pause();
@@ -238,7 +238,7 @@ describe('cache engine under Redis faults', () => {
     proxy.dropConnections(); // and so do the bytes it sent meanwhile
     redis.resume();
     await waitFor(() => b.stats().coherent, 5000, 'b coherent again');
-    expect(await plain.hexists(`${namespace}:{g}:d`, 'f')).toBe(1); // the stale entry is still there
+    expect(await plain.hexists(`${namespace}:{g}:e`, 'f')).toBe(1); // the stale entry is still there
     const r = await b.get('g', 'f', countingLoader(() => current).load);
     expect(r.source).toBe('load');
     expect(text(r.entry.value)).toBe('new');
