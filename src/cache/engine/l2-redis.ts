@@ -88,6 +88,7 @@ export class RedisL2 {
   readonly breaker: Breaker;
   readonly registryKey: string;
   readonly epochKey: string;
+  readonly seqKey: string;
   private readonly ns: string;
   private readonly deadlines: Deadlines;
   private connected = false;
@@ -98,6 +99,7 @@ export class RedisL2 {
     this.ns = o.namespace;
     this.registryKey = `${o.namespace}:${COORDINATION}:registry`;
     this.epochKey = `${o.namespace}:epoch`;
+    this.seqKey = `${o.namespace}:seq`;
     this.deadlines = new Deadlines(o.timeoutMs, TIMED_OUT);
     this.breaker = new Breaker(
       o.breakerThreshold,
@@ -215,14 +217,14 @@ export class RedisL2 {
    * is interested in one of the groups (every live one for clear), and return those instances.
    */
   async invalidate(groups: readonly string[], inbox: Addressing, genTtlMs: number): Promise<RegistryReply> {
-    const keys: string[] = [this.registryKey];
+    const keys: string[] = [this.registryKey, this.seqKey];
     for (const g of groups) keys.push(this.stateKey(g), this.entriesKey(g));
     const reply = await this.call((r) => r.cgInvalidate(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs), true);
     return parseRegistry(reply);
   }
 
   async hold(groups: readonly string[], inbox: Addressing, genTtlMs: number, holdId: string, holdMs: number): Promise<RegistryReply> {
-    const keys: string[] = [this.registryKey];
+    const keys: string[] = [this.registryKey, this.seqKey];
     for (const g of groups) keys.push(this.stateKey(g), this.entriesKey(g));
     const reply = await this.call(
       (r) => r.cgHold(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs, holdId, holdMs),
