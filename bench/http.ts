@@ -169,7 +169,7 @@ async function writePath(env: Env) {
   // 200-member hold names 800 keys, so a long bench-only prefix would cost the bench alone.
   const ns = (k: string) => `w${k}`;
   // `peerReads`: before the timed posts, the other instance reads every member's list, so it is in
-  // every list's interest set and each write must reach it and wait for its acknowledgement (the case
+  // every list and each write must reach it and wait for its acknowledgement (the case
   // the goal is about); without, it has read none of them and a write has nobody to tell.
   const CONFIGS: Array<{ key: string; label: string; peerReads?: boolean; envs: Array<Record<string, string>> }> = [
     { key: 'off', label: 'cache off (CACHE_ENABLED=false, no Redis)', envs: [{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }, { ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }] },

@@ -31,7 +31,7 @@
  *   trust we derive from it; and any message published after the heartbeat reaches us before the
  *   next heartbeat does (one connection, in order), or the bus drops and trust ends at once.
  * - Interest: with its first read of a group (and again every genTtlMs / 2), an instance registers in
- *   the group's interest set (REGISTER, pipelined with the read; see lua.ts), and writes tell only the
+ *   the group's state hash (REGISTER, pipelined with the read; see lua.ts), and writes tell only the
  *   live registered instances. A value read before the registration ran is used only if no write came
  *   in between (its gen is not older than the one REGISTER returns), so whatever a flight keeps or
  *   shares, every later write reaches this instance.
@@ -88,7 +88,9 @@
  *   each group's entries and state hash together for a future per-slot split).
  * - A Redis that loses writes without dropping our connections (failover to a lagging replica behind
  *   a proxy) may lose gens, holds and interest registrations alike; a reconnect bumps the epoch, which
- *   covers every case where the connection does drop.
+ *   covers every case where the connection does drop. Eviction is such a loss too: Redis must run
+ *   with `maxmemory-policy noeviction` (or memory to spare); a state hash evicted under a volatile-*
+ *   or allkeys-* policy takes its holds and registrations with it.
  */
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -413,7 +415,7 @@ export class Engine implements CacheEngine {
     let redis: HeadReply | undefined;
     if (l2 !== undefined && this.l2Readable()) {
       try {
-        // First read of the group here: register in its interest set alongside the read (see lua.ts).
+        // First read of the group here: register alongside the read (see lua.ts).
         const [sinceGen, raw] = fl.registered
           ? [-1, await l2.read(group, field)]
           : await Promise.all([this.register(l2, group, fl), l2.read(group, field)]);

@@ -82,7 +82,7 @@ describe('cache engine under Redis faults', () => {
     expect(text((await b.get('g', 'f', countingLoader(() => current).load)).entry.value)).toBe('new');
   });
 
-  it('a silent instance that holds none of the groups costs the writer nothing (not in their interest sets)', async () => {
+  it('a silent instance that holds none of the groups costs the writer nothing (not registered for them)', async () => {
     const { a, b, proxy } = await pairWithBBehindProxy();
     await warm(b, 'other', 'f', async () => val('x'));
     proxy.pause();

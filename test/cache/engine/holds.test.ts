@@ -157,7 +157,7 @@ describe('cache engine holds (invalidation overlapped with the write)', () => {
       await sub.psubscribe(`${namespace}:${COORDINATION}:inbox:*`);
       await warm(b, 'g', 'f', async () => val('old'));
       expect(await a.invalidate(['g'])).toMatchObject({ acks: 1 });
-      // b stays in g's interest set (until interestTtl): the next write reaches it too.
+      // b stays registered for g (until interestTtl): the next write reaches it too.
       const hold = a.hold(['g']);
       expect(await hold.commit(['g'])).toMatchObject({ acks: 1 });
       await waitFor(async () => (await holdsInRedis('g')) === 0, 5000, 'release');

@@ -19,7 +19,7 @@ describe('cache engine with Redis, two instances', () => {
     expect(text(r.entry.value)).toBe('v1');
     expect(r.entry.meta).toBe('etag-v1');
     expect(lb.calls()).toBe(0);
-    // Kept in L1 once b is in g's interest set (registered in the background of the L2 hit).
+    // Kept in L1 once b is registered for g (registered in the background of the L2 hit).
     await waitFor(() => b.peek('g', 'f') !== undefined, 5000, 'L1 after the L2 hit');
     expect((await b.get('g', 'f', lb.load)).source).toBe('l1');
     expect(b.peek('g', 'f')?.value).toBe((await b.get('g', 'f', lb.load)).entry.value);
@@ -64,7 +64,7 @@ describe('cache engine with Redis, two instances', () => {
 
   it('stale fill across instances: a load held while another instance invalidates is never stored', async () => {
     const { a, b, namespace } = await pair();
-    // a holds nothing of g yet: its load in flight put it in g's interest set, so b tells it and waits.
+    // a holds nothing of g yet: its load in flight registered it for g, so b tells it and waits.
     const held = heldLoader('old');
     const pending = a.get('g', 'f', held.load);
     await held.started;
@@ -173,7 +173,7 @@ describe('cache engine with Redis, two instances', () => {
 
   it('a closed instance leaves the registry at once, so writers do not wait for it', async () => {
     const { a, b, namespace } = await pair();
-    await warm(b, 'g', 'f', async () => val('x')); // b is in g's interest set
+    await warm(b, 'g', 'f', async () => val('x')); // b is registered for g
     expect(await fx.plain().zcard(`${namespace}:${COORDINATION}:registry`)).toBe(2);
     await b.close();
     expect(await fx.plain().zcard(`${namespace}:${COORDINATION}:registry`)).toBe(1);
