@@ -61,12 +61,11 @@
  * the same invalidation (gen bump, UNLINK, publish, acks) runs concurrently with the transaction, and
  * also *holds* the groups — Redis records the hold (field holdId -> expiry, Redis time, in each
  * group's state hash), and the writing process in memory — until the write commits or holdMs passes.
- * A load that starts while its
- * group is held (by its own process, or per the HEAD script every storable load runs first: a load
- * that cannot run HEAD is never stored) is served but never stored in L1 or L2, and never joined: it
- * may have read the database before the commit. Other processes need no message to end a hold: HEAD
- * asks Redis, so the release is one script, with nothing to publish. A load that
- * started before the hold fails its gen checks as with any invalidation. So after `commit()`:
+ * A load that starts while its group is held (by its own process, or per the HEAD script every
+ * storable load runs first: a load that cannot run HEAD is never stored) is served but never stored in
+ * L1 or L2, and never joined: it may have read the database before the commit. Other processes need no
+ * message to end a hold: HEAD asks Redis, so the release is one script, with nothing to publish. A load
+ * that started before the hold fails its gen checks as with any invalidation. So after `commit()`:
  * - if the hold was in place everywhere (acks/leases, as for invalidate) and the commit finished before
  *   the hold's validity (holdMs from before the script was sent, less a margin) ended, nothing older
  *   than the commit can have been stored anywhere: the write may answer at once, and the release (the
@@ -195,7 +194,7 @@ export class Engine implements CacheEngine {
   private readonly leaseMs: number;
   private readonly ackTimeoutMs: number;
   private readonly holdMs: number;
-  /** Gen keys must outlive the data they guard and any fill still allowed (maxFillAgeMs). */
+  /** A gen must outlive the entries it guards and any fill still allowed (maxFillAgeMs): kept this long. */
   private readonly genTtlMs: number;
   /** A registration lasts genTtlMs + ttlMs: see `registered`. */
   private readonly interestTtlMs: number;
