@@ -67,22 +67,25 @@ local function nowms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- A state hash's TTL only ever grows: what another instance or another kind of field needs kept must
--- not be cut short. Its field x says until when (Redis ms) it is kept, so the check costs no command
--- of its own: x comes with the fields the script reads anyway. Given x, returns nil if the hash is
--- kept long enough, else the TTL to set and the new x, which the caller writes with its own HSET and
--- then sets (PEXPIRE after HSET: on a missing key PEXPIRE does nothing). A quarter more than asked,
--- so that a group written again and again extends its TTL once in a while, not on every write.
-local function extension(x, now, ms)
-  if (tonumber(x) or 0) >= now + ms then return nil end
-  local ttl = math.floor(ms * 1.25)
-  return ttl, string.format('%.0f', now + ttl)
-end
 -- a > b for two decimal strings of non-negative integers (the times and gens the scripts write), without
 -- tonumber: its strtod costs about a microsecond, per group and field in a 200-group hold.
 local function gt(a, b)
   local la, lb = #a, #b
   return la > lb or (la == lb and a > b)
+end
+-- A state hash's TTL only ever grows: what another instance or another kind of field needs kept must
+-- not be cut short. Its field x says until when (Redis ms) it is kept, so the check costs no command
+-- of its own: x comes with the fields the script reads anyway. keeping(now, ms) is what keeping the
+-- hash ms longer takes, as strings made once per script; kept(x, keep) whether x already covers it.
+-- If not, the caller writes keep.x with its own HSET, then PEXPIREs keep.ttl (after the HSET: on a
+-- missing key PEXPIRE does nothing). A quarter more than asked, so that a group written again and
+-- again extends its TTL once in a while, not on every write.
+local function keeping(now, ms)
+  local ttl = math.floor(ms * 1.25)
+  return { untilS = string.format('%.0f', now + ms), ttl = string.format('%.0f', ttl), x = string.format('%.0f', now + ttl) }
+end
+local function kept(x, keep)
+  return x and not gt(keep.untilS, x)
 end
 `;
 
@@ -125,10 +128,10 @@ if now - tonumber(ARGV[4]) > tonumber(ARGV[5]) then return {-1, now} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[8])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 if gen > 0 then
-  local ttl, x = extension(st[2], now, tonumber(ARGV[7]))
-  if ttl then
-    redis.call('HSET', KEYS[2], 'x', x)
-    redis.call('PEXPIRE', KEYS[2], ttl)
+  local keep = keeping(now, tonumber(ARGV[7]))
+  if not kept(st[2], keep) then
+    redis.call('HSET', KEYS[2], 'x', keep.x)
+    redis.call('PEXPIRE', KEYS[2], keep.ttl)
   end
 end
 return {1, now}
@@ -144,12 +147,13 @@ const REGISTER = `${PRELUDE}
 local now = nowms()
 local ttl = tonumber(ARGV[2])
 local st = redis.call('HMGET', KEYS[1], 'g', 'x')
-local keepTtl, x = extension(st[2], now, ttl)
-if keepTtl then
-  redis.call('HSET', KEYS[1], 'i:' .. ARGV[1], string.format('%.0f', now + ttl), 'x', x)
-  redis.call('PEXPIRE', KEYS[1], keepTtl)
+local keep = keeping(now, ttl)
+local registration = string.format('%.0f', now + ttl)
+if kept(st[2], keep) then
+  redis.call('HSET', KEYS[1], 'i:' .. ARGV[1], registration)
 else
-  redis.call('HSET', KEYS[1], 'i:' .. ARGV[1], string.format('%.0f', now + ttl))
+  redis.call('HSET', KEYS[1], 'i:' .. ARGV[1], registration, 'x', keep.x)
+  redis.call('PEXPIRE', KEYS[1], keep.ttl)
 end
 if redis.call('HLEN', KEYS[1]) > 32 then
   local all = redis.call('HGETALL', KEYS[1])
@@ -183,22 +187,18 @@ end
 
 /**
  * One group of an invalidation: its gen becomes the write's number, more fields are set with it (a
- * hold), its entries are dropped, its TTL is kept at least until keep.untilS, and every live instance
+ * hold), its entries are dropped, its TTL is kept (see keeping() in PRELUDE), and every live instance
  * registered in it is marked interested (interested[j] for ids[j]). Three commands, four when the TTL
  * must grow. Every number arrives as a string made once per script (Redis formats a Lua number
  * argument with %.17g: that doubled the cost of HSET).
  */
 const BUMP = `
-local function keeping(now, ms)
-  local ttl = math.floor(ms * 1.25)
-  return { untilS = string.format('%.0f', now + ms), ttl = tostring(ttl), x = string.format('%.0f', now + ttl) }
-end
 local function bump(state, entries, gen, extra, keep, fields, interested, nowS)
   local st = redis.call('HMGET', state, unpack(fields))
   for j = 2, #fields do
     if not interested[j - 1] and st[j] and gt(st[j], nowS) then interested[j - 1] = true end
   end
-  if st[1] and not gt(keep.untilS, st[1]) then
+  if kept(st[1], keep) then
     redis.call('HSET', state, 'g', gen, unpack(extra))
   else
     redis.call('HSET', state, 'g', gen, 'x', keep.x, unpack(extra))
