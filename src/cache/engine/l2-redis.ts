@@ -217,20 +217,25 @@ export class RedisL2 {
    * is interested in one of the groups (every live one for clear), and return those instances.
    */
   async invalidate(groups: readonly string[], inbox: Addressing, genTtlMs: number): Promise<RegistryReply> {
-    const keys: string[] = [this.registryKey, this.seqKey];
-    for (const g of groups) keys.push(this.stateKey(g), this.entriesKey(g));
+    const keys = this.invalidationKeys(groups);
     const reply = await this.call((r) => r.cgInvalidate(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs), true);
     return parseRegistry(reply);
   }
 
   async hold(groups: readonly string[], inbox: Addressing, genTtlMs: number, holdId: string, holdMs: number): Promise<RegistryReply> {
-    const keys: string[] = [this.registryKey, this.seqKey];
-    for (const g of groups) keys.push(this.stateKey(g), this.entriesKey(g));
+    const keys = this.invalidationKeys(groups);
     const reply = await this.call(
       (r) => r.cgHold(keys.length, ...keys, inbox.prefix, inbox.message, inbox.sender, genTtlMs, holdId, holdMs),
       true,
     );
     return parseRegistry(reply);
+  }
+
+  /** KEYS of the invalidate and hold scripts: registry, sequence, then (state, entries) per group. */
+  private invalidationKeys(groups: readonly string[]): string[] {
+    const keys: string[] = [this.registryKey, this.seqKey];
+    for (const g of groups) keys.push(this.stateKey(g), this.entriesKey(g));
+    return keys;
   }
 
   async release(groups: readonly string[], holdId: string): Promise<void> {
