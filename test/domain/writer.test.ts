@@ -17,28 +17,26 @@ describe('Writer', () => {
     await pgDatabase?.drop();
   });
 
-  /** A subscriber that logs every call, and what the database had sent when begin() ran. */
-  function recorder(): { log: string[]; sub: WriteSubscriber } {
+  /** A Writer whose one subscriber logs every call, in order. */
+  function recordingWriter(): { writer: Writer; log: string[] } {
     const log: string[] = [];
-    return {
-      log,
-      sub: {
-        begin: (users) => {
-          log.push(`begin ${users.join(',')}`);
-          return 'token';
-        },
-        inTransaction: async (_tx, _e, begun) => void log.push(`inTransaction ${String(begun)}`),
-        afterCommit: async (_e, { begun }) => void log.push(`afterCommit ${String(begun)}`),
-        afterAbort: (begun) => void log.push(`afterAbort ${String(begun)}`),
+    const writer = new Writer(db);
+    const sub: WriteSubscriber = {
+      begin: (users) => {
+        log.push(`begin ${users.join(',')}`);
+        return 'token';
       },
+      inTransaction: async (_tx, _e, begun) => void log.push(`inTransaction ${String(begun)}`),
+      afterCommit: async (_e, { begun }) => void log.push(`afterCommit ${String(begun)}`),
+      afterAbort: (begun) => void log.push(`afterAbort ${String(begun)}`),
     };
+    writer.subscribe(sub);
+    return { writer, log };
   }
   const event = (users: string[]): WriteEvent => ({ kind: 'message.created', actorId: '1', conversationId: '1', affectedUserIds: users });
 
   it('begins after the statement that follows affects() has been sent, then commits in order', async () => {
-    const writer = new Writer(db);
-    const { log, sub } = recorder();
-    writer.subscribe(sub);
+    const { writer, log } = recordingWriter();
     await writer.write(async (tx, w) => {
       w.affects(['1', '2']);
       // Sent synchronously by pg before its first await; begin() runs after it, overlapping it.
@@ -51,9 +49,7 @@ describe('Writer', () => {
   });
 
   it('a write that fails before its begin ran places nothing and undoes nothing', async () => {
-    const writer = new Writer(db);
-    const { log, sub } = recorder();
-    writer.subscribe(sub);
+    const { writer, log } = recordingWriter();
     await expect(
       writer.write(async (_tx, w) => {
         w.affects(['1']);
@@ -65,9 +61,7 @@ describe('Writer', () => {
   });
 
   it('a write that fails after its begin ran ends it (afterAbort), and commits nothing', async () => {
-    const writer = new Writer(db);
-    const { log, sub } = recorder();
-    writer.subscribe(sub);
+    const { writer, log } = recordingWriter();
     await expect(
       writer.write(async (tx, w) => {
         w.affects(['1']);
@@ -80,9 +74,7 @@ describe('Writer', () => {
   });
 
   it('users named only in the event are begun before commit', async () => {
-    const writer = new Writer(db);
-    const { log, sub } = recorder();
-    writer.subscribe(sub);
+    const { writer, log } = recordingWriter();
     await writer.write(async (tx) => {
       await tx.query("INSERT INTO w VALUES ('c')");
       return { result: null, event: event(['3']) };
