@@ -37,7 +37,6 @@ export function createPostgresDb(opts: PostgresOptions, onErrorCb?: (err: Error)
     query: root.query,
     exec: root.exec,
     async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
       let broken = false;
       // While checked out, a client has no listener of the pool's: a backend terminated mid-transaction
       // (pg_terminate_backend, a database restart) emits 'error' on it, which would crash the process.
@@ -46,7 +45,16 @@ export function createPostgresDb(opts: PostgresOptions, onErrorCb?: (err: Error)
         broken = true;
         onErrorCb?.(err);
       };
-      client.on('error', onError);
+      // The listener is attached in pool.connect's callback, not after `await pool.connect()`: the pool
+      // hands a new client over while parsing the server's "ready", and a "terminating connection" read in
+      // the same chunk is emitted before any awaiting code runs.
+      const client = await new Promise<pg.PoolClient>((resolve, reject) => {
+        pool.connect((err, c) => {
+          if (err || !c) return reject(err ?? new Error('no connection'));
+          c.on('error', onError);
+          resolve(c);
+        });
+      });
       try {
         await client.query('BEGIN');
         const last: string[] = [];

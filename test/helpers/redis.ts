@@ -1,7 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { freePort } from './net.js';
 
 const run = promisify(execFile);
 
@@ -23,18 +23,6 @@ export async function assertRedisServerAvailable(): Promise<void> {
   } finally {
     r.disconnect();
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /**
@@ -133,82 +121,5 @@ export class TestRedis {
 
   async stop(): Promise<void> {
     await this.kill();
-  }
-}
-
-/**
- * A TCP proxy in front of a Redis, to fault one client's path without touching the server:
- * pause() holds every byte in both directions (connections stay open, like a hung network path or a
- * frozen peer), resume() delivers what was held, dropConnections() closes every proxied connection.
- */
-export class TcpProxy {
-  private paused = false;
-  private readonly pairs = new Set<{ client: Socket; upstream: Socket; held: Array<[Socket, Buffer]> }>();
-
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  static async start(targetPort: number): Promise<TcpProxy> {
-    const port = await freePort();
-    let proxy: TcpProxy | undefined;
-    const server = createServer((client) => proxy?.accept(client, targetPort));
-    proxy = new TcpProxy(server, port);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-    return proxy;
-  }
-
-  private accept(client: Socket, targetPort: number): void {
-    const upstream = connect(targetPort, '127.0.0.1');
-    const pair = { client, upstream, held: [] as Array<[Socket, Buffer]> };
-    this.pairs.add(pair);
-    const forward = (to: Socket) => (chunk: Buffer) => {
-      if (this.paused) pair.held.push([to, chunk]);
-      else to.write(chunk);
-    };
-    client.on('data', forward(upstream));
-    upstream.on('data', forward(client));
-    const close = () => {
-      this.pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', close);
-    upstream.on('close', close);
-    client.on('error', close);
-    upstream.on('error', close);
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-    for (const pair of this.pairs) {
-      for (const [to, chunk] of pair.held) to.write(chunk);
-      pair.held.length = 0;
-    }
-  }
-
-  dropConnections(): void {
-    for (const pair of this.pairs) {
-      pair.client.destroy();
-      pair.upstream.destroy();
-    }
-    this.pairs.clear();
-  }
-
-  async close(): Promise<void> {
-    this.dropConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

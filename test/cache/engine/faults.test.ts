@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CacheEngine } from '../../../src/cache/engine/index.js';
-import { TcpProxy, TestRedis, freePort } from '../../helpers/redis.js';
+import { TcpProxy, freePort } from '../../helpers/net.js';
+import { TestRedis } from '../../helpers/redis.js';
 import { Engines, countingLoader, heldLoader, text, uniqueNamespace, val, waitFor, warm } from './helpers.js';
 
 /** Redis timeout in these tests, and the bound a get must keep while Redis misbehaves. */
@@ -32,7 +33,7 @@ async function pairWithBBehindProxy(): Promise<{ a: CacheEngine; b: CacheEngine;
   cleanups.push(() => proxy.close());
   const namespace = uniqueNamespace();
   const a = engines.make({ namespace, redisUrl: redis.url, name: 'a', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
-  const b = engines.make({ namespace, redisUrl: proxy.url, name: 'b', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
+  const b = engines.make({ namespace, redisUrl: `redis://127.0.0.1:${proxy.port}`, name: 'b', leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT });
   await Promise.all([a.ready(), b.ready()]);
   return { a, b, proxy };
 }
@@ -223,7 +224,7 @@ describe('cache engine under Redis faults', () => {
     cleanups.push(() => proxy.close());
     const namespace = uniqueNamespace();
     const opts = { namespace, leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT };
-    const a = engines.make({ ...opts, redisUrl: proxy.url, name: 'a' });
+    const a = engines.make({ ...opts, redisUrl: `redis://127.0.0.1:${proxy.port}`, name: 'a' });
     const b = engines.make({ ...opts, redisUrl: redis.url, name: 'b' });
     await Promise.all([a.ready(), b.ready()]);
     let current = 'old';
