@@ -178,10 +178,10 @@ async function writePath(env: Env) {
     { key: 'quiet', label: 'cache on, 2 instances + Redis, fresh, the other has read none of the lists', envs: [{ ...env.base, CACHE_NAMESPACE: ns('quiet') }, { ...env.base, CACHE_NAMESPACE: ns('quiet') }] },
     { key: 'on', label: 'cache on, 2 instances + Redis, fresh (default), the other has read every list: waits for its ack', peerReads: true, envs: [{ ...env.base, CACHE_NAMESPACE: ns('on') }, { ...env.base, CACHE_NAMESPACE: ns('on') }] },
   ];
-  const started: Array<{ key: string; a: Instance; b: Instance }> = [];
+  const started: Array<{ key: string; peerReads: boolean; a: Instance; b: Instance }> = [];
   const rows: Record<string, { p50: number; p90: number; cpu: number[] }> = {};
   try {
-    for (const c of CONFIGS) started.push({ key: c.key, a: await startInstance(c.envs[0]!), b: await startInstance(c.envs[1]!) });
+    for (const c of CONFIGS) started.push({ key: c.key, peerReads: c.peerReads === true, a: await startInstance(c.envs[0]!), b: await startInstance(c.envs[1]!) });
     for (const size of ['2', '200']) {
       const post = (inst: Instance, i: number) =>
         request(`${inst.url}${LIST}/${convIds[size]}/messages`, { method: 'POST', token, body: { content: `bench message ${i}` } }).then((r) => {
@@ -190,7 +190,7 @@ async function writePath(env: Env) {
       for (let i = 0; i < WARM_UP; i++) for (const c of started) await post(c.a, i);
       const members = size === '2' ? [hot, others200[0]!] : [hot, ...others200];
       for (const c of started) {
-        if (!CONFIGS.find((k) => k.key === c.key)!.peerReads) continue;
+        if (!c.peerReads) continue;
         for (const m of members) {
           const r = await request(c.b.url + LIST, { token: tokenFor(m) });
           if (r.status !== 200) throw new Error(`GET list on the other instance: ${r.status}`);
