@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { LIMITS } from '../domain/limits.js';
+import { LIMITS } from '../model/limits.js';
 import { lazyChildLogger } from '../observability/logger.js';
 import type { HttpContext } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './plugins/errors.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { decodeCursor } from '../../conversation-list/cursor.js';
-import type { ConversationType, ListQuery } from '../../domain/model.js';
+import type { ConversationType, ListQuery } from '../../model/model.js';
 import { validation } from '../../errors.js';
 import type { HttpContext } from '../context.js';
 import { authHook, userId } from '../plugins/auth.js';
@@ -61,8 +61,8 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
       const uid = userId(req);
       const q = toListQuery(req.query);
       const hit = list.peek?.(uid, q);
-      if (hit) return sendListPage(reply, hit, req.headers['if-none-match']);
-      return list.page(uid, q).then((page) => sendListPage(reply, page, req.headers['if-none-match']));
+      if (hit) return sendListPage(reply, hit, req.headers['if-none-match'], req.headers['accept-encoding']);
+      return list.page(uid, q).then((page) => sendListPage(reply, page, req.headers['if-none-match'], req.headers['accept-encoding']));
     },
   );
 

@@ -1,5 +1,5 @@
 import { Type, type TSchema } from 'typebox';
-import { LIMITS } from '../../domain/limits.js';
+import { LIMITS } from '../../model/limits.js';
 
 export const Id = Type.String({ pattern: '^[1-9][0-9]{0,17}$', description: 'A numeric id, as a string' });
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });

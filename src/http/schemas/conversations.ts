@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { LIMITS } from '../../domain/limits.js';
+import { LIMITS } from '../../model/limits.js';
 import { Avatar, Id, Timestamp } from './common.js';
 
 const ConversationType = Type.Union([Type.Literal('direct'), Type.Literal('group'), Type.Literal('public')]);
