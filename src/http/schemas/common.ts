@@ -1,5 +1,6 @@
 import { Type, type TSchema } from 'typebox';
 import { LIMITS } from '../../domain/limits.js';
+import { ERROR_CODES } from '../../errors.js';
 
 export const Id = Type.String({ pattern: '^[1-9][0-9]{0,17}$', description: 'A numeric id, as a string' });
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
@@ -9,11 +10,7 @@ export const ErrorBody = Type.Object(
   {
     success: Type.Literal(false),
     error: Type.Object({
-      code: Type.Union(
-        ['VALIDATION_ERROR', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED', 'INTERNAL', 'UNAVAILABLE'].map(
-          (c) => Type.Literal(c),
-        ),
-      ),
+      code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
       message: Type.String(),
     }),
   },
