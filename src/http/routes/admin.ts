@@ -10,6 +10,7 @@ export function adminRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/admin/cache/stats',
     {
       schema: {
+        operationId: 'getCacheStats',
         tags: ['admin'],
         summary: 'Conversation-list cache statistics (admins)',
         response: { 200: ok(Type.Object({ name: Type.String() }, { additionalProperties: true })), ...errors(...AUTH_ERRORS, 403) },
@@ -22,6 +23,7 @@ export function adminRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/admin/cache',
     {
       schema: {
+        operationId: 'clearCache',
         tags: ['admin'],
         summary: 'Clear the conversation-list cache on every instance, L1 and L2 (admins)',
         response: { 200: ok(Type.Object({ cleared: Type.Literal(true) })), ...errors(...AUTH_ERRORS, 403) },

@@ -8,7 +8,7 @@ export function authRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.post<{ Body: { username: string; password: string; displayName?: string } }>(
     '/api/v1/auth/register',
     {
-      schema: { tags: ['auth'], summary: 'Create an account', body: RegisterBody, response: { 201: ok(AuthResult), ...errors(400, 409, 413, 429) } },
+      schema: { operationId: 'register', tags: ['auth'], summary: 'Create an account', body: RegisterBody, response: { 201: ok(AuthResult), ...errors(400, 409, 413, 429) } },
     },
     async (req, reply) => {
       const data = await ctx.users.register(req.body);
@@ -19,7 +19,7 @@ export function authRoutes(app: FastifyInstance, ctx: HttpContext): void {
 
   app.post<{ Body: { username: string; password: string } }>(
     '/api/v1/auth/login',
-    { schema: { tags: ['auth'], summary: 'Get a token', body: LoginBody, response: { 200: ok(AuthResult), ...errors(400, 401, 429) } } },
+    { schema: { operationId: 'login', tags: ['auth'], summary: 'Get a token', body: LoginBody, response: { 200: ok(AuthResult), ...errors(400, 401, 429) } } },
     async (req) => ({ success: true, data: await ctx.users.login(req.body) }),
   );
 }

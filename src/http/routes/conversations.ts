@@ -43,6 +43,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
     '/api/v1/conversations',
     {
       schema: {
+        operationId: 'listConversations',
         tags: ['conversations'],
         summary: 'The caller’s conversations, newest activity first',
         description:
@@ -66,6 +67,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
     '/api/v1/conversations',
     {
       schema: {
+        operationId: 'createConversation',
         tags: ['conversations'],
         summary: 'Create a direct, group or public conversation (an existing direct one: 200)',
         body: CreateConversationBody,
@@ -81,7 +83,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
   app.get<{ Params: { id: string } }>(
     '/api/v1/conversations/:id',
     {
-      schema: { tags: ['conversations'], summary: 'One conversation', params: ConversationParams, response: { 200: Item, ...errors(...AUTH_ERRORS, 404) } },
+      schema: { operationId: 'getConversation', tags: ['conversations'], summary: 'One conversation', params: ConversationParams, response: { 200: Item, ...errors(...AUTH_ERRORS, 404) } },
     },
     async (req, reply) => sendRawData(reply, await ctx.conversations.get(userId(req), req.params.id)),
   );
@@ -90,6 +92,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
     '/api/v1/conversations/:id',
     {
       schema: {
+        operationId: 'updateConversation',
         tags: ['conversations'],
         summary: 'Rename or change the avatar (group/public admins)',
         params: ConversationParams,
@@ -104,6 +107,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
     '/api/v1/conversations/:id',
     {
       schema: {
+        operationId: 'deleteConversation',
         tags: ['conversations'],
         summary: 'Delete the conversation (admins)',
         params: ConversationParams,
@@ -116,7 +120,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
   app.post<{ Params: { id: string } }>(
     '/api/v1/conversations/:id/join',
     {
-      schema: { tags: ['members'], summary: 'Join a public conversation', params: ConversationParams, response: { 200: Item, ...errors(...AUTH_ERRORS, 404, 409) } },
+      schema: { operationId: 'joinConversation', tags: ['members'], summary: 'Join a public conversation', params: ConversationParams, response: { 200: Item, ...errors(...AUTH_ERRORS, 404, 409) } },
     },
     async (req, reply) => sendRawData(reply, await ctx.conversations.join(userId(req), req.params.id)),
   );
@@ -125,6 +129,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
     '/api/v1/conversations/:id/read',
     {
       schema: {
+        operationId: 'markConversationRead',
         tags: ['conversations'],
         summary: 'Mark as read up to a message (default: the newest)',
         params: ConversationParams,

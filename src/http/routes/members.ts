@@ -12,6 +12,7 @@ export function memberRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/conversations/:id/members',
     {
       schema: {
+        operationId: 'addMember',
         tags: ['members'],
         summary: 'Add a member (group admins)',
         params: ConversationParams,
@@ -26,6 +27,7 @@ export function memberRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/conversations/:id/members/:userId',
     {
       schema: {
+        operationId: 'removeMember',
         tags: ['members'],
         summary: 'Remove a member (admins), or leave (yourself)',
         params: MemberParams,

@@ -11,6 +11,7 @@ export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/conversations/:id/messages',
     {
       schema: {
+        operationId: 'listMessages',
         tags: ['messages'],
         summary: 'History, newest first; `before` is the `nextCursor` of the previous page',
         params: ConversationParams,
@@ -28,6 +29,7 @@ export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/conversations/:id/messages',
     {
       schema: {
+        operationId: 'postMessage',
         tags: ['messages'],
         summary: 'Send a message (content: 1–4000 characters after trimming)',
         params: ConversationParams,
@@ -46,6 +48,7 @@ export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/conversations/:id/messages/:messageId',
     {
       schema: {
+        operationId: 'editMessage',
         tags: ['messages'],
         summary: 'Edit a message (author only)',
         params: MessageParams,
@@ -63,6 +66,7 @@ export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/conversations/:id/messages/:messageId',
     {
       schema: {
+        operationId: 'deleteMessage',
         tags: ['messages'],
         summary: 'Delete a message (author or conversation admin)',
         params: MessageParams,

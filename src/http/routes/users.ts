@@ -9,7 +9,7 @@ import { ProfilePatch, UserLookupParams } from '../schemas/users.js';
 export function userRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get(
     '/api/v1/auth/me',
-    { schema: { tags: ['auth'], summary: 'The caller', response: { 200: ok(Type.Ref('User')), ...errors(401) } } },
+    { schema: { operationId: 'getMe', tags: ['auth'], summary: 'The caller', response: { 200: ok(Type.Ref('User')), ...errors(401) } } },
     async (req) => ({ success: true, data: await ctx.users.get(userId(req)) }),
   );
 
@@ -17,6 +17,7 @@ export function userRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/users/me',
     {
       schema: {
+        operationId: 'updateMe',
         tags: ['users'],
         summary: 'Update the caller’s profile (co-members’ lists show it from the next request on)',
         body: ProfilePatch,
@@ -30,6 +31,7 @@ export function userRoutes(app: FastifyInstance, ctx: HttpContext): void {
     '/api/v1/users/:idOrUsername',
     {
       schema: {
+        operationId: 'getUser',
         tags: ['users'],
         summary: 'A user by id or username (`me`: the caller)',
         params: UserLookupParams,

@@ -22,5 +22,7 @@ export const ok = <T extends TSchema>(data: T) => Type.Object({ success: Type.Li
 /** The error responses every authenticated route may give, for the OpenAPI document. */
 export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('ErrorBody')]));
 export const AUTH_ERRORS = [400, 401, 429, 503];
+/** The error responses any route may give before its handler runs: no Host header (400), the rate limit (429). */
+export const PUBLIC_ERRORS = [400, 429];
 
 export const ConversationParams = Type.Object({ id: Id }, { additionalProperties: false });
