@@ -35,7 +35,7 @@ if (token) {
 
 process.send?.({ url, bareUrl });
 process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'stats') process.send?.({ stats: gw.engine?.stats() ?? null });
+  if (m.cmd === 'stats') process.send?.({ stats: gw.listCache?.stats() ?? null });
   if (m.cmd === 'exit') void gw.close().finally(() => process.exit(0));
 });
 process.on('disconnect', () => void gw.close().finally(() => process.exit(0)));

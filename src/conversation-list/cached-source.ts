@@ -18,6 +18,7 @@ import {
   RECENT_MESSAGES,
   conversationFromRow,
   memberFromRow,
+  withNewMessage,
   type ConversationState,
   type MemberState,
 } from './state.js';
@@ -193,9 +194,23 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
    * locks that order these versions (src/store/list-state.ts), so what it reads is exactly its version.
    */
   async inTransaction(tx: Transaction, event: WriteEvent): Promise<Carried> {
-    const updates = await readPieces(tx, event.changed.conversations, event.changed.memberLists);
+    const updates = this.partialUpdate(event) ?? (await readPieces(tx, event.changed.conversations, event.changed.memberLists));
     const outboxId = this.outbox?.record(tx, { userIds: [...event.changed.memberLists], conversationIds: [...event.changed.conversations] });
     return { updates, outboxId };
+  }
+
+  /**
+   * A new message whose conversation's state this process holds at the version just before: the new
+   * state is that one with the message added (partial update), no query. Anything else (another
+   * version here, several pieces changed, another kind of write) reads the state in the transaction.
+   */
+  private partialUpdate(event: WriteEvent): Update[] | undefined {
+    const { message, conversationVersion: version, conversationId } = event;
+    if (event.kind !== 'message.created' || !message || version === undefined || conversationId === null) return undefined;
+    if (event.changed.memberLists.length > 0 || event.changed.conversations.length !== 1) return undefined;
+    const prev = this.engine.peek<ConversationState>(CONVERSATION, conversationId);
+    if (prev?.value == null || prev.version !== version - 1) return undefined;
+    return [{ kind: CONVERSATION, id: conversationId, version, value: withNewMessage(prev.value, message) }];
   }
 
   async afterCommit(event: WriteEvent, carried: Carried | undefined): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Codec } from '../cache/engine/index.js';
-import type { ConversationType } from '../model/model.js';
+import type { ConversationType, Message } from '../model/model.js';
 import type { ConversationStateRow, MemberStateRow } from '../store/list-state.js';
 
 /**
@@ -122,6 +122,30 @@ function withRender(s: Omit<ConversationState, 'render'>): ConversationState {
       tail: `, "createdAt" : ${str(s.createdAt)}, "updatedAt" : ${str(s.updatedAt)}}`,
     },
   };
+}
+
+// ------------------------------------------------------------------ partial update
+
+/**
+ * The state after one new message, from the state just before it: the message becomes the last one
+ * and enters the recent window; nothing else a list shows changes (members, names, counts, the
+ * conversation row but its last message). The same as what loadConversationStates reads after the
+ * insert (test/conversation-list/compose-property.test.ts compares the two), without the query.
+ */
+export function withNewMessage(s: ConversationState, m: Message): ConversationState {
+  const id = Number(m.id);
+  const sender = Number(m.senderId);
+  if (!Number.isSafeInteger(id) || !Number.isSafeInteger(sender)) throw new Error('message id out of range');
+  const str = JSON.stringify;
+  const u = m.sender;
+  const lastMessage =
+    `{"id" : ${str(m.id)}, "content" : ${str(m.content)}, "senderId" : ${str(m.senderId)}, ` +
+    `"sender" : {"id" : ${str(u.id)}, "username" : ${str(u.username)}, "displayName" : ${str(u.displayName)}, "avatar" : ${u.avatar === null ? 'null' : str(u.avatar)}}, ` +
+    `"createdAt" : ${str(m.createdAt)}, "editedAt" : ${m.editedAt === null ? 'null' : str(m.editedAt)}}`;
+  const full = s.recent.length / 2 >= RECENT_MESSAGES;
+  const recent = [id, sender, ...(full ? s.recent.slice(0, 2 * RECENT_MESSAGES - 2) : s.recent)];
+  const { render: _render, ...rest } = s;
+  return withRender({ ...rest, lastMessage, lastMessageAt: m.createdAt, sortAt: m.createdAt, recent, complete: s.complete && !full });
 }
 
 // ------------------------------------------------------------------ codecs (Redis and the bus)

@@ -36,6 +36,8 @@ export interface WriteEvent {
   /** The message a `message.*` write created or edited (deleted: only its id). */
   message?: Message;
   messageId?: string;
+  /** `message.created`: the conversation's new list-state version (what the message alone made it). */
+  conversationVersion?: number;
 }
 
 /**

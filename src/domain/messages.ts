@@ -51,7 +51,7 @@ export class MessageService {
       if (input.replyToId !== undefined && !(await messages.findLiveMessage(tx, conversationId, input.replyToId))) {
         throw validation('replyToId is not a message of this conversation');
       }
-      const message = await messages.insertMessage(tx, {
+      const { message, version } = await messages.insertMessage(tx, {
         conversationId,
         senderId: userId,
         content,
@@ -66,6 +66,7 @@ export class MessageService {
           affectedUserIds: affected,
           changed: { conversations: [conversationId], memberLists: rejoined },
           message,
+          conversationVersion: version,
         },
       };
     });

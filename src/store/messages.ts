@@ -29,26 +29,27 @@ export async function findLiveMessage(db: Queryable, conversationId: string, mes
 
 /**
  * Inserts a message and, in the same statement, moves the conversation's last message and every
- * active member's sort key. The caller holds the conversation row lock.
+ * active member's sort key. The caller holds the conversation row lock. Returns the message and the
+ * conversation's new list-state version.
  */
 export async function insertMessage(
   db: Queryable,
   m: { conversationId: string; senderId: string; content: string; replyToId: string | null },
-): Promise<Message> {
-  const { rows } = await db.query<{ id: string }>(
+): Promise<{ message: Message; version: number }> {
+  const { rows } = await db.query<{ id: string; version: string }>(
     `WITH ins AS (
        INSERT INTO messages (conversation_id, sender_id, content, reply_to_id) VALUES ($1, $2, $3, $4)
        RETURNING id, created_at),
      conv AS (
        UPDATE conversations c SET last_message_id = ins.id, last_message_at = ins.created_at, version = c.version + 1
-       FROM ins WHERE c.id = $1),
+       FROM ins WHERE c.id = $1 RETURNING c.version),
      members AS (
        UPDATE conversation_members cm SET sort_at = ins.created_at
        FROM ins WHERE cm.conversation_id = $1 AND cm.left_at IS NULL)
-     SELECT id::text AS id FROM ins`,
+     SELECT id::text AS id, (SELECT version::text FROM conv) AS version FROM ins`,
     [m.conversationId, m.senderId, m.content, m.replyToId],
   );
-  return selectMessage(db, rows[0]!.id);
+  return { message: await selectMessage(db, rows[0]!.id), version: Number(rows[0]!.version) };
 }
 
 /** Edits a message; the conversation's list state changes (a new version) only when it is the last message. */

@@ -9,6 +9,7 @@ import { TypedEmitter } from './emitter.js';
 import { MemoryJournal } from './journal/memory.js';
 import { RedisJournal } from './journal/redis.js';
 import { Derived } from './local/derived.js';
+import { pieceKey } from './local/l1.js';
 import { Reader } from './local/reader.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { RedisL2 } from './remote/l2.js';
@@ -60,6 +61,7 @@ export class VersionedEngine implements Engine {
   private readonly inbox: string;
   private readonly startedAt = performance.now();
   private everCoherent = false;
+  private settles = false;
   private readonly readyWaiters = new Set<() => void>();
 
   constructor(opts: EngineOptions) {
@@ -98,6 +100,7 @@ export class VersionedEngine implements Engine {
         inbox: this.inbox,
         l2,
         busUp: () => this.bus?.isUp ?? false,
+        settles: () => this.settles,
         log: this.log,
         onRegained: (redisNow) => this.onRegained(redisNow),
         onLapsed: () => {
@@ -117,9 +120,9 @@ export class VersionedEngine implements Engine {
         target: o.redis,
         timeoutMs: o.redisTimeoutMs,
         connectionName: `${o.namespace}:${o.name}:${this.instanceId}:sub`,
-        channels: [l2.busChannel, this.inbox],
+        channel: this.inbox,
         log: this.log,
-        onMessage: (channel, message) => (channel === this.inbox ? this.onInbox(message.toString()) : this.onBusMessage(message)),
+        onMessage: (message) => this.onInbox(message),
         onState: (up) => this.onBusState(up),
       });
       this.lease!.start();
@@ -147,6 +150,13 @@ export class VersionedEngine implements Engine {
 
   publish(updates: readonly Update[], opts?: PublishOptions): Promise<PublishReport> {
     return this.publisher.publish(updates, opts);
+  }
+
+  wantSettlements(on: boolean): void {
+    if (on === this.settles) return;
+    this.settles = on;
+    // Tell Redis now rather than at the next renewal, so that writers start announcing at once.
+    if (on) void this.lease?.beat();
   }
 
   derived<V>(_name: string, opts: DerivedOptions<V>): DerivedCache<V> {
@@ -197,16 +207,15 @@ export class VersionedEngine implements Engine {
       // now, while a later write of the same pieces may still be queued for replay. Its versions are
       // kept as floors (nothing older is stored), its values are not served.
       const late = m.stamp < this.s.l2TrustFromMs;
+      const heard = this.events.has('applied');
       for (const u of m.updates) {
-        let value: unknown;
-        if (u.bytes !== undefined && !late) {
-          try {
-            value = u.bytes.length === 0 ? null : this.s.codec(u.kind).decode(u.bytes);
-          } catch {
-            value = undefined; // unreadable: keep the version as a floor
-          }
-        }
-        this.s.apply(u.kind, u.id, u.version, value, u.bytes?.length ?? 0);
+        if (!this.o.kinds[u.kind]) continue;
+        // Kept as received and decoded when first read (see local/l1.ts); a copy, since the message's
+        // buffer would otherwise stay alive with it.
+        const raw = u.bytes !== undefined && !late ? Buffer.from(u.bytes) : undefined;
+        this.s.apply(u.kind, u.id, u.version, undefined, u.bytes?.length ?? 0, raw);
+        const held = heard && raw !== undefined ? this.s.l1.get(pieceKey(u.kind, u.id)) : undefined;
+        const value = held?.version === u.version ? held.value : undefined;
         applied.push({ kind: u.kind, id: u.id, version: u.version, value });
       }
       this.s.n.received += applied.length;
@@ -219,13 +228,18 @@ export class VersionedEngine implements Engine {
     this.s.l2?.publish(this.s.l2.inboxPrefix + m.origin, encodeAck(m.id, this.instanceId)).catch(() => undefined);
   }
 
-  private onInbox(raw: string): void {
-    if (raw.startsWith('hb:')) {
-      this.lease?.onEcho(raw);
+  /** Our inbox: lease heartbeats (`hb:`), acks of our writes (`a:`), and other instances' messages. */
+  private onInbox(raw: Buffer): void {
+    if (raw[0] === 0x68 /* h */ && raw[1] === 0x62 /* b */) {
+      this.lease?.onEcho(raw.toString());
       return;
     }
-    const a = decodeAck(raw);
-    if (a !== undefined) this.acks.onAck(a.messageId, a.from);
+    if (raw[0] === 0x61 /* a */ && raw[1] === 0x3a /* : */) {
+      const a = decodeAck(raw.toString());
+      if (a !== undefined) this.acks.onAck(a.messageId, a.from);
+      return;
+    }
+    this.onBusMessage(raw);
   }
 
   private onRegained(redisNow: number): void {

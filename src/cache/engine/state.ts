@@ -65,9 +65,9 @@ export class EngineState {
    * Applies a new version here, synchronously: into L1 (a value, or a floor when only the version is
    * known), then tells the listeners. Returns whether it changed what this process knows.
    */
-  apply(kind: string, id: string, version: number, value: unknown, bytes: number): boolean {
+  apply(kind: string, id: string, version: number, value: unknown, bytes: number, raw?: Buffer): boolean {
     const key = pieceKey(kind, id);
-    const entry: L1Entry = { version, value, bytes };
+    const entry: L1Entry = raw === undefined ? { version, value, bytes } : { version, value: undefined, bytes, raw, decode: this.codec(kind).decode };
     const changed = this.l1.offer(key, entry, this.o.ttlMs);
     for (const l of this.changeListeners) l(key, version, changed);
     return changed;

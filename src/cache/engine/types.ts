@@ -151,7 +151,10 @@ export interface CacheEvents {
   load: { kind: string; ms: number; count: number };
   /** Pieces changed here, by a local write or a remote one (applied before the ack is sent). */
   applied: { updates: readonly Applied[]; origin: 'local' | 'remote'; note: Buffer | undefined; position: string | undefined; messageId: string };
-  /** Another instance's publish has been acknowledged everywhere (see docs: push release). */
+  /**
+   * A write has been applied by every live instance: this instance's own (after its acks), or another
+   * one's when announced (see Engine.wantSettlements).
+   */
   settled: { messageId: string };
   publish: { pieces: number; ms: number; degraded: boolean };
   staleFillRefused: { kind: string; id: string };
@@ -193,6 +196,12 @@ export interface Engine {
   getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, opts?: { fresh?: boolean }): Promise<Map<string, Found<T>>>;
   /** Installs new versions in every level of every instance; resolves once they are served everywhere. */
   publish(updates: readonly Update[], opts?: PublishOptions): Promise<PublishReport>;
+  /**
+   * Whether this instance wants 'settled' events for other instances' writes (it pushes to clients and
+   * must not push a write before every instance serves it). Writers announce settlement only while
+   * some instance wants it; without the announcement 'settled' never comes for a remote write.
+   */
+  wantSettlements(on: boolean): void;
   /** The journal's current end (a position), or undefined when it cannot be read now. */
   journalHead(): Promise<string | undefined>;
   /** Notes after `position`; undefined when the position is too old or from before a reset. */

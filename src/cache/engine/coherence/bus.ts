@@ -6,10 +6,10 @@ export interface BusOptions {
   target: RedisTarget;
   timeoutMs: number;
   connectionName: string;
-  /** The shared bus channel and this instance's inbox. */
-  channels: string[];
+  /** This instance's inbox: the one channel it subscribes to. */
+  channel: string;
   log: Logger;
-  onMessage: (channel: string, message: Buffer) => void;
+  onMessage: (message: Buffer) => void;
   onState: (up: boolean) => void;
 }
 
@@ -20,7 +20,7 @@ export interface BusOptions {
  * ourselves on every 'ready' instead of relying on ioredis' autoResubscribe, so that the moment the
  * bus counts as up is exactly the moment messages can arrive again. Every drop is reported, so that
  * the engine stops trusting its L1 (messages published meanwhile are lost for good).
- * On a cluster, PUBLISH reaches every node's subscribers, so one subscription on any node is enough.
+ * On a cluster, PUBLISH reaches every node's subscribers, so a subscription on any node is enough.
  */
 export class Bus {
   private readonly sub: RedisConnection;
@@ -31,7 +31,7 @@ export class Bus {
     // SUBSCRIBE is not on any request's path: give it more time than a data command.
     const opts = { ...clientOptions(o.connectionName, Math.max(1000, o.timeoutMs * 10)), autoResubscribe: false, enableAutoPipelining: false };
     this.sub = connect(o.target, opts);
-    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => o.onMessage(channel.toString(), message));
+    this.sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => o.onMessage(message));
     this.sub.on('ready', () => this.subscribe());
     this.sub.on('close', () => this.setUp(false));
     this.sub.on('end', () => this.setUp(false));
@@ -43,7 +43,7 @@ export class Bus {
   }
 
   private subscribe(): void {
-    this.sub.subscribe(...this.o.channels).then(
+    this.sub.subscribe(this.o.channel).then(
       () => {
         if (this.sub.status === 'ready' && !this.closed) this.setUp(true);
       },

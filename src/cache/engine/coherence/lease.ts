@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 /** What the lease needs of Redis: the RENEW script (see remote/scripts.ts). */
 export interface Renewer {
-  renew(id: string, leaseMs: number, inbox: string, payload: string): Promise<number>;
+  renew(id: string, leaseMs: number, inbox: string, payload: string, settles: boolean): Promise<number>;
 }
 
 export interface LeaseOptions {
@@ -12,6 +12,8 @@ export interface LeaseOptions {
   inbox: string;
   l2: Renewer;
   busUp: () => boolean;
+  /** Whether this instance wants settlement messages (renewed with the lease). */
+  settles: () => boolean;
   log: Logger;
   /**
    * Trust came back after a lapse (or for the first time). Called synchronously before trust is
@@ -75,7 +77,7 @@ export class Lease {
     this.beating = true;
     const sentAt = performance.now();
     try {
-      const redisNow = await this.o.l2.renew(this.o.id, this.o.leaseMs, this.o.inbox, this.prefix + String(sentAt));
+      const redisNow = await this.o.l2.renew(this.o.id, this.o.leaseMs, this.o.inbox, this.prefix + String(sentAt), this.o.settles());
       // The script ran between sentAt and now: redisNow - now is a lower bound of the clock offset.
       this.offset = redisNow - performance.now();
     } catch (err) {

@@ -94,7 +94,9 @@ export class Publisher {
       key: l2.pieceKey(w.kind, w.id),
       version: w.version,
       t: stamp,
-      data: packValue(w.bytes ?? TOMBSTONE, s.o.compressMinBytes),
+      // Stored raw: a piece a write just changed is likely to change again soon, and deflating it on
+      // every write would cost more CPU than its bytes are worth; loads store what they read deflated.
+      data: packValue(w.bytes ?? TOMBSTONE, 0),
     }));
     const since = l2.unreachableSince;
     if (since !== undefined && performance.now() > since + s.o.leaseMs + s.o.redisTimeoutMs) {
@@ -140,8 +142,11 @@ export class Publisher {
       s.log.warn({ silent: out.silent, waitedForLeaseMs: Math.round(out.waitedForLeaseMs) }, 'cache instances did not acknowledge; waited for their leases to expire');
     }
     s.events.emit('settled', { messageId });
-    // Nobody waits for this one: it releases what the others hold back until everyone has the write.
-    l2.publish(l2.busChannel, Buffer.concat([NL, encodeControl('S', this.instanceId, messageId)])).catch(() => undefined);
+    // Only for instances that asked (they push to clients): it releases what they hold back until every
+    // instance has the write. Nobody waits for it; one that misses it releases on its own after a lease.
+    if (reply.settle) {
+      l2.broadcast(this.instanceId, encodeControl('S', this.instanceId, messageId), undefined, s.o.journalRetentionMs).catch(() => undefined);
+    }
     return report({ position, acks: out.acks, waitedForLeaseMs: out.waitedForLeaseMs });
   }
 
@@ -151,7 +156,7 @@ export class Publisher {
     if (l2 === undefined) return true;
     const messageId = `${this.instanceId}:${++this.seq}`;
     const waiter = this.s.o.mode === 'fresh' ? this.acks.expect(messageId) : undefined;
-    const reply = await this.withRetry('clear', () => l2.broadcast(this.instanceId, Buffer.concat([encodeControl('C', this.instanceId, messageId)]), undefined, this.s.o.journalRetentionMs));
+    const reply = await this.withRetry('clear', () => l2.broadcast(this.instanceId, encodeControl('C', this.instanceId, messageId), undefined, this.s.o.journalRetentionMs));
     if (reply === undefined) {
       waiter?.cancel();
       return false;
@@ -188,6 +193,12 @@ export class Publisher {
       try {
         return await fn();
       } catch (err) {
+        // Redis answered with an error: retrying the same call cannot help.
+        if (err instanceof Error && err.name === 'ReplyError') {
+          s.log.error({ op, err: err.message }, 'cache redis refused a call; queued for replay');
+          if (s.events.has('error')) s.events.emit('error', { op, err });
+          return undefined;
+        }
         const now = performance.now();
         firstFailure ??= now;
         const from = Math.min(firstFailure, s.l2?.unreachableSince ?? firstFailure);
@@ -240,5 +251,3 @@ export class Publisher {
     if (this.timer) clearTimeout(this.timer);
   }
 }
-
-const NL = Buffer.from('\n');

@@ -1,6 +1,6 @@
 /**
- * What travels on the bus channel. The broadcast script prefixes every message with its journal
- * position and a newline (see remote/scripts.ts); the body is one of:
+ * What one instance sends the others through their inboxes. The broadcast script prefixes every
+ * message with its journal position and a newline (see remote/scripts.ts); the body is one of:
  *
  *   U<header JSON>\n<value bytes...><note bytes>   a write's new versions
  *        header: { o: origin instance, m: message id, t: stamp, u: [[kind, id, version, length], ...], n: note length }
@@ -51,7 +51,7 @@ export function encodeControl(t: 'C' | 'S', origin: string, id: string): Buffer 
   return Buffer.from(`${t}${JSON.stringify({ o: origin, m: id })}`);
 }
 
-/** The bus channel's message (with its position prefix); undefined for anything malformed. */
+/** Another instance's message (with its position prefix); undefined for anything malformed. */
 export function decodeBusMessage(raw: Buffer): BusMessage | undefined {
   const nl = raw.indexOf(0x0a);
   if (nl < 0) return undefined;

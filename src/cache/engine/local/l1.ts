@@ -6,11 +6,15 @@ export const ENTRY_OVERHEAD_BYTES = 96;
 /**
  * A piece in memory. `value` undefined: only the version is known (a write announced it without its
  * value); such a floor is never served, but keeps an older version from being stored over it.
+ * A piece received from another instance's write is kept as the bytes that came (`raw`) and decoded
+ * when first read: most instances never read most of what other instances write.
  */
 export interface L1Entry {
   readonly version: number;
-  readonly value: unknown;
+  value: unknown;
   readonly bytes: number;
+  raw?: Buffer | undefined;
+  decode?: ((bytes: Buffer) => unknown) | undefined;
 }
 
 export function pieceKey(kind: string, id: string): string {
@@ -37,7 +41,9 @@ export class L1 {
   }
 
   get(key: string): L1Entry | undefined {
-    return this.lru.get(key);
+    const e = this.lru.get(key);
+    if (e?.raw !== undefined) materialize(e);
+    return e;
   }
 
   /** Stores the entry unless a newer version is there; returns whether it was stored. */
@@ -47,7 +53,7 @@ export class L1 {
     // A floor never replaces what is known of its version. A value of the same version replaces the
     // one there: both are the truth at that version (a later read may carry more, see the list's
     // member state, whose unread counts start from the moment it was read).
-    if (cur !== undefined && cur.version === entry.version && entry.value === undefined) return false;
+    if (cur !== undefined && cur.version === entry.version && entry.value === undefined && entry.raw === undefined) return false;
     this.lru.set(key, entry, ttlMs === undefined ? undefined : { ttl: ttlMs });
     return true;
   }
@@ -68,4 +74,15 @@ export class L1 {
   get bytes(): number {
     return this.lru.calculatedSize;
   }
+}
+
+/** Decodes a received piece in place; an undecodable one becomes a floor (never served). */
+function materialize(e: L1Entry): void {
+  try {
+    e.value = e.raw!.length === 0 ? null : e.decode!(e.raw!);
+  } catch {
+    e.value = undefined;
+  }
+  e.raw = undefined;
+  e.decode = undefined;
 }

@@ -29,6 +29,8 @@ export interface BroadcastReply {
   now: number;
   /** The note's journal position ('' when not journaled). */
   position: string;
+  /** Another live instance wants to hear when this write has been applied everywhere. */
+  settle: boolean;
   /** instanceId -> lease expiry (Redis ms), live instances but the sender. */
   live: Map<string, number>;
 }
@@ -63,7 +65,7 @@ export class RedisL2 {
   readonly registryKey: string;
   readonly journalKey: string;
   readonly journalMetaKey: string;
-  readonly busChannel: string;
+  readonly settlersKey: string;
   readonly inboxPrefix: string;
   private readonly ns: string;
   private readonly deadlines: Deadlines;
@@ -78,7 +80,7 @@ export class RedisL2 {
     this.registryKey = `${o.namespace}:{coord}:registry`;
     this.journalKey = `${o.namespace}:{coord}:journal`;
     this.journalMetaKey = `${o.namespace}:{coord}:jmeta`;
-    this.busChannel = `${o.namespace}:bus`;
+    this.settlersKey = `${o.namespace}:{coord}:settlers`;
     this.inboxPrefix = `${o.namespace}:inbox:`;
     this.deadlines = new Deadlines(o.timeoutMs, TIMED_OUT);
     this.breaker = new Breaker(
@@ -93,10 +95,10 @@ export class RedisL2 {
     this.cmd = defineScripts(
       connect(o.target, {
         ...clientOptions(o.connectionName),
-        // Auto-pipelining pays off where many calls share a tick (reads and fills under load). The
-        // write path's calls come one at a time: through a pipeline each costs a Pipeline object and a
-        // deferred flush for nothing, so they go straight to the socket.
-        autoPipeliningIgnoredCommands: ['cgBroadcast', 'cgRenew', 'publish'],
+        // Auto-pipelining pays off where several calls share a tick: reads and fills under load, and a
+        // write's installs with its broadcast (one socket write for all; on a cluster, one per node).
+        // Calls that come alone gain nothing from a Pipeline object and a deferred flush.
+        autoPipeliningIgnoredCommands: ['cgRenew', 'publish'],
       }),
     );
     this.cmd.on('ready', () => {
@@ -177,8 +179,8 @@ export class RedisL2 {
     return Number(status) === 1;
   }
 
-  async renew(id: string, leaseMs: number, inbox: string, payload: string): Promise<number> {
-    return Number(await this.call((r) => r.cgRenew(this.registryKey, id, leaseMs, inbox, payload)));
+  async renew(id: string, leaseMs: number, inbox: string, payload: string, settles: boolean): Promise<number> {
+    return Number(await this.call((r) => r.cgRenew(this.registryKey, this.settlersKey, id, leaseMs, inbox, payload, settles ? '1' : '0')));
   }
 
   async broadcast(sender: string, message: Buffer, note: Buffer | undefined, retentionMs: number): Promise<BroadcastReply> {
@@ -188,7 +190,8 @@ export class RedisL2 {
           this.registryKey,
           this.journalKey,
           this.journalMetaKey,
-          this.busChannel,
+          this.settlersKey,
+          this.inboxPrefix,
           sender,
           message,
           note === undefined ? '0' : '1',
@@ -198,8 +201,8 @@ export class RedisL2 {
       true,
     );
     const live = new Map<string, number>();
-    for (let i = 2; i + 1 < reply.length; i += 2) live.set(String(reply[i]), Number(reply[i + 1]));
-    return { now: Number(reply[0]), position: String(reply[1]), live };
+    for (let i = 3; i + 1 < reply.length; i += 2) live.set(String(reply[i]), Number(reply[i + 1]));
+    return { now: Number(reply[0]), position: String(reply[1]), settle: Number(reply[2]) === 1, live };
   }
 
   async journalHead(): Promise<string> {

@@ -8,11 +8,15 @@ import type { RedisConnection } from './client.js';
  *   ${ns}:{<kind>:<id>}        a piece: hash  v = version, t = Redis ms its data was read from the source
  *                              (never later than the truth), d = stored bytes (codec.ts); PEXPIRE ttl
  *   ${ns}:{coord}:registry     sorted set instanceId -> lease expiry (Redis ms)
+ *   ${ns}:{coord}:settlers     sorted set instanceId -> expiry: live instances that want to hear when a
+ *                              write has been applied everywhere (they push to clients, see publisher.ts)
  *   ${ns}:{coord}:journal      stream of notes (field n), trimmed by age
  *   ${ns}:{coord}:jmeta        hash  epoch = journal epoch (a clear or an unjournaled write starts a new
  *                              one), floor = stream id below which notes may have been trimmed
- * Channels (not bound to slots): ${ns}:bus (writes and clears, every instance) and
- * ${ns}:inbox:<instanceId> (acks and lease heartbeats for that instance).
+ * Channels (not bound to slots): ${ns}:inbox:<instanceId>, one per instance: other instances' writes
+ * and clears, acks of its own writes, its lease heartbeats. A write is published to each live
+ * instance's inbox but the writer's (one PUBLISH each, inside the script): the writer never receives
+ * its own messages.
  *
  * Reads are plain HMGETs, not scripts: a value passed through Lua costs Redis far more than a plain
  * read (45-100 us against ~2 us for a 4 KB value on Redis 7.0), and the read path is the one that must
@@ -44,24 +48,31 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
 /**
- * RENEW registry id leaseMs inbox payload: the lease (ZADD expiry = now + lease) and its heartbeat
- * (PUBLISH to our own inbox), atomically: whatever expiry a writer reads, the heartbeat that proves
- * our bus alive after it comes later on our subscription (see coherence/lease.ts). Prunes instances
- * gone for a minute. Returns Redis now.
+ * RENEW registry settlers | id leaseMs inbox payload settles: the lease (ZADD expiry = now + lease)
+ * and its heartbeat (PUBLISH to our own inbox), atomically: whatever expiry a writer reads, the
+ * heartbeat that proves our bus alive after it comes later on our subscription (see
+ * coherence/lease.ts). `settles` '1': we want settlement messages (kept as long as the lease).
+ * Prunes instances gone for a minute. Returns Redis now.
  */
 const RENEW = `${PRELUDE}
 local now = nowms()
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
 redis.call('PUBLISH', ARGV[3], ARGV[4] .. ':' .. now)
 return now`;
 
 /**
- * BROADCAST registry journal jmeta | channel sender message journal? note retentionMs:
- * journals the note (XADD, trimming by age), publishes `<position>\\n<message>` to the bus, and returns
- * {now, position, id1, expiry1, ...}: the live instances but the sender, which the writer then waits
- * for. Reading the registry and publishing in one step: an instance whose lease a writer reads as
- * expired cannot receive this message and still trust its L1 (it lapsed first).
+ * BROADCAST registry journal jmeta settlers | prefix sender message journal? note retentionMs:
+ * journals the note (XADD, trimming by age), publishes `<position>\n<message>` to the inbox
+ * (prefix .. id) of every live instance but the sender, and returns {now, position, settle, id1,
+ * expiry1, ...}: whether another live instance wants settlement messages, and the live instances
+ * the writer then waits for. Reading the registry and publishing in one step: an instance whose lease
+ * a writer reads as expired cannot receive this message and still trust its L1 (it lapsed first).
  */
 const BROADCAST = `${PRELUDE}
 local now = nowms()
@@ -79,11 +90,16 @@ if ARGV[4] == '1' then
   end
   pos = epoch .. ':' .. id
 end
-redis.call('PUBLISH', ARGV[1], pos .. '\\n' .. ARGV[3])
-local out = {now, pos}
+local payload = pos .. '\\n' .. ARGV[3]
+local settle = 0
+for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], now, '+inf')) do
+  if s ~= ARGV[2] then settle = 1 end
+end
+local out = {now, pos, settle}
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'WITHSCORES')
 for i = 1, #live, 2 do
   if live[i] ~= ARGV[2] then
+    redis.call('PUBLISH', ARGV[1] .. live[i], payload)
     out[#out + 1] = live[i]
     out[#out + 1] = live[i + 1]
   end
@@ -122,12 +138,13 @@ const JOURNAL_RESET = `return redis.call('HINCRBY', KEYS[1], 'epoch', 1)`;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     cgInstall(key: string, version: string, t: string, ttlMs: number, data: Buffer): Result<number, Context>;
-    cgRenew(registry: string, id: string, leaseMs: number, inbox: string, payload: string): Result<number, Context>;
+    cgRenew(registry: string, settlers: string, id: string, leaseMs: number, inbox: string, payload: string, settles: '0' | '1'): Result<number, Context>;
     cgBroadcast(
       registry: string,
       journal: string,
       jmeta: string,
-      channel: string,
+      settlers: string,
+      inboxPrefix: string,
       sender: string,
       message: Buffer,
       journaled: '0' | '1',
@@ -143,8 +160,8 @@ declare module 'ioredis' {
 
 export function defineScripts<C extends RedisConnection>(r: C): C {
   r.defineCommand('cgInstall', { numberOfKeys: 1, lua: INSTALL });
-  r.defineCommand('cgRenew', { numberOfKeys: 1, lua: RENEW });
-  r.defineCommand('cgBroadcast', { numberOfKeys: 3, lua: BROADCAST });
+  r.defineCommand('cgRenew', { numberOfKeys: 2, lua: RENEW });
+  r.defineCommand('cgBroadcast', { numberOfKeys: 4, lua: BROADCAST });
   r.defineCommand('cgJournalHead', { numberOfKeys: 2, lua: JOURNAL_HEAD });
   r.defineCommand('cgJournalRead', { numberOfKeys: 2, lua: JOURNAL_READ });
   r.defineCommand('cgJournalReset', { numberOfKeys: 1, lua: JOURNAL_RESET });
