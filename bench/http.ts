@@ -17,7 +17,7 @@ import autocannon from 'autocannon';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createTokenService } from '../src/domain/auth/tokens.js';
-import { TestRedis } from '../test/helpers/redis.js';
+import { RedisServer } from '../support/redis.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
 import { request, timeSequential } from './lib/http-client.js';
 import { startInstance, type Instance } from './lib/instances.js';
@@ -49,7 +49,7 @@ const ms = (x: number) => round(x);
 
 interface Env {
   db: BenchDatabase;
-  redis: TestRedis;
+  redis: RedisServer;
   data: Dataset;
   base: Record<string, string>;
 }
@@ -382,7 +382,7 @@ async function crossInstance(env: Env) {
 }
 
 async function main() {
-  const redis = await TestRedis.start();
+  const redis = await RedisServer.start();
   const scaleRows: Awaited<ReturnType<typeof l2AndMiss>>[] = [];
   try {
     for (const [i, scale] of scales.entries()) {

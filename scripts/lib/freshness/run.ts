@@ -9,7 +9,7 @@ import { compareWithOracle, verifyDatabase } from './final.js';
 import { LogCollector } from './logs.js';
 import { World } from './model.js';
 import { Prng } from './prng.js';
-import { TestRedis } from '../../../test/helpers/redis.js';
+import { RedisServer } from '../../../support/redis.js';
 import { Progress } from './report.js';
 import { newStats, ROUTES, WEIGHTS, Workload, type WriteChoice } from './workload.js';
 
@@ -97,7 +97,7 @@ async function limited<T>(items: T[], n: number, fn: (item: T, i: number) => Pro
 
 /** What a scenario runs on: a private Redis, a database, the instances and the oracle. */
 export interface Environment {
-  redis: TestRedis;
+  redis: RedisServer;
   db: RunDatabase;
   cluster: Cluster;
   logs: LogCollector;
@@ -121,7 +121,7 @@ export async function createEnvironment(o: EnvironmentOptions): Promise<Environm
   const suffix = `${Date.now().toString(36)}${process.pid.toString(36)}`.slice(-10);
   const adminUsername = `fcadmin${suffix}`;
   const logs = new LogCollector('warn');
-  const redis = await TestRedis.start();
+  const redis = await RedisServer.start();
   let db: RunDatabase | undefined;
   try {
     db = o.databaseUrl ? await useGivenDatabase(o.databaseUrl) : await createRunDatabase(adminUrl, o.label);
@@ -390,7 +390,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
   };
 }
 
-function faultPlan(o: RunOptions, D: number, redis: TestRedis, db: RunDatabase, adminUrl: string, terminations: number[]): FaultEvent[] {
+function faultPlan(o: RunOptions, D: number, redis: RedisServer, db: RunDatabase, adminUrl: string, terminations: number[]): FaultEvent[] {
   const killMs = o.killMs ?? 3000;
   const pauseMs = o.pauseMs ?? 5000;
   switch (o.scenario) {
