@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
-import { migrate } from '../../src/db/index.js';
-import { createPostgresDb } from '../../src/db/postgres.js';
 import { createGateway, type Gateway } from '../../src/server.js';
+import { createDatabase, type PgDatabase } from '../../support/postgres.js';
 import { Checker, describeRequest, describeResponse, type Finding } from './checks.js';
-import { createFuzzDatabase, snapshotDiff, type FuzzDatabase } from './database.js';
 import { Generator, isWrite, type FuzzRequest, type Mode } from './generate.js';
 import { HttpSender, sendRaw, type Outcome } from './http.js';
 import { Rng } from './rng.js';
 import { routeSpecs } from './routes.js';
+import { snapshot, snapshotDiff } from './snapshot.js';
 import { ValidOps } from './valid-ops.js';
 import { buildWorld, ID_RANGES_SQL, type World } from './world.js';
 
@@ -109,18 +108,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     report.timings[name] = Math.round(now - phaseStart);
     phaseStart = now;
   };
-  let database: FuzzDatabase | undefined;
+  let database: PgDatabase | undefined;
   let gw: Gateway | undefined;
   let sender: HttpSender | undefined;
   try {
-    database = await createFuzzDatabase(opts.databaseUrl);
-    const setupDb = createPostgresDb({ connectionString: database.url, max: 1 });
-    try {
-      await migrate(setupDb);
-      await setupDb.exec(ID_RANGES_SQL);
-    } finally {
-      await setupDb.close();
-    }
+    database = await createDatabase({ prefix: 'chatgate_fuzz', adminUrl: opts.databaseUrl, max: 1 });
+    await database.db.exec(ID_RANGES_SQL);
 
     const logger = gatewayLogger(opts.logLevel, errorLog);
     const jwtSecret = randomBytes(24).toString('hex');
@@ -212,7 +205,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     progress.phase('hostile (database watched)');
     for (let done = 0; done < hostile; done += BATCH) {
       const reqs = Array.from({ length: Math.min(BATCH, hostile - done) }, () => gen.next(rng.fork(), 'reject' as Mode));
-      const before = await database.snapshot();
+      const before = await snapshot(database.db);
       const results = await runBatch(reqs);
       const accepted = results.filter(([r, o]) => o.ok && o.res.status < 400 && (r.raw ? !/^(GET|HEAD) /.test(r.raw.toString('latin1')) : isWrite(r.wire!.method)));
       if (accepted.length > 0) {
@@ -220,7 +213,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         report.dbBatches.skipped++;
         continue;
       }
-      const after = await database.snapshot();
+      const after = await snapshot(database.db);
       const diff = snapshotDiff(before, after);
       report.dbBatches.verified++;
       if (diff.length > 0) {

@@ -4,11 +4,11 @@
  */
 import pg from 'pg';
 import { startCluster, type Cluster } from './cluster.js';
-import { createRunDatabase, DEFAULT_ADMIN_URL, terminateBackends, useGivenDatabase, type RunDatabase } from './database.js';
 import { compareWithOracle, verifyDatabase } from './final.js';
 import { LogCollector } from './logs.js';
 import { World } from './model.js';
 import { Prng } from './prng.js';
+import { createDatabase, PG_ADMIN_URL, terminateBackends, useDatabase, type PgDatabase } from '../../../support/postgres.js';
 import { RedisServer } from '../../../support/redis.js';
 import { Progress } from './report.js';
 import { newStats, ROUTES, WEIGHTS, Workload, type WriteChoice } from './workload.js';
@@ -98,7 +98,7 @@ async function limited<T>(items: T[], n: number, fn: (item: T, i: number) => Pro
 /** What a scenario runs on: a private Redis, a database, the instances and the oracle. */
 export interface Environment {
   redis: RedisServer;
-  db: RunDatabase;
+  db: PgDatabase;
   cluster: Cluster;
   logs: LogCollector;
   adminUrl: string;
@@ -117,14 +117,16 @@ export interface EnvironmentOptions {
 }
 
 export async function createEnvironment(o: EnvironmentOptions): Promise<Environment> {
-  const adminUrl = o.adminUrl ?? DEFAULT_ADMIN_URL;
+  const adminUrl = o.adminUrl ?? PG_ADMIN_URL;
   const suffix = `${Date.now().toString(36)}${process.pid.toString(36)}`.slice(-10);
   const adminUsername = `fcadmin${suffix}`;
   const logs = new LogCollector('warn');
   const redis = await RedisServer.start();
-  let db: RunDatabase | undefined;
+  let db: PgDatabase | undefined;
   try {
-    db = o.databaseUrl ? await useGivenDatabase(o.databaseUrl) : await createRunDatabase(adminUrl, o.label);
+    db = o.databaseUrl
+      ? await useDatabase(o.databaseUrl, { max: 1 })
+      : await createDatabase({ prefix: `chatgate_fresh_${o.label}`, adminUrl, max: 1 });
     const cluster = await startCluster({
       databaseUrl: db.url,
       redisUrl: redis.url,
@@ -390,7 +392,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
   };
 }
 
-function faultPlan(o: RunOptions, D: number, redis: RedisServer, db: RunDatabase, adminUrl: string, terminations: number[]): FaultEvent[] {
+function faultPlan(o: RunOptions, D: number, redis: RedisServer, db: PgDatabase, adminUrl: string, terminations: number[]): FaultEvent[] {
   const killMs = o.killMs ?? 3000;
   const pauseMs = o.pauseMs ?? 5000;
   switch (o.scenario) {
@@ -425,7 +427,7 @@ function faultPlan(o: RunOptions, D: number, redis: RedisServer, db: RunDatabase
         label: 'pg_terminate_backend(all of the database)',
         run: async () => {
           terminations.push(performance.now());
-          const n = await terminateBackends(adminUrl, db.name);
+          const n = await terminateBackends(db.name, adminUrl);
           terminations.push(performance.now());
           return `${n} backends terminated`;
         },
