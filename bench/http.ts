@@ -17,6 +17,7 @@ import autocannon from 'autocannon';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createTokenService } from '../src/domain/auth/tokens.js';
+import { Prng } from '../support/prng.js';
 import { RedisServer } from '../support/redis.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
 import { request, timeSequential } from './lib/http-client.js';
@@ -260,16 +261,6 @@ function zipfSampler(n: number, rand: () => number): () => number {
   };
 }
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** 4. A chat workload on 3 instances. */
 async function workload(env: Env) {
   const { rows } = await env.db.db.query<{ id: string; username: string; convs: string[] }>(
@@ -278,7 +269,8 @@ async function workload(env: Env) {
      WHERE u.username <> $1 GROUP BY u.id ORDER BY u.id LIMIT 10000`,
     [env.data.hotUsername],
   );
-  const rand = mulberry32(42);
+  const prng = new Prng(42);
+  const rand = () => prng.float();
   const zipf = zipfSampler(rows.length, rand);
   const users = rows.map((r) => ({ ...r, token: tokenFor(r) }));
   const seconds = Number(args['workload-seconds']);

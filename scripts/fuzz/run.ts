@@ -6,7 +6,7 @@ import { createDatabase, type PgDatabase } from '../../support/postgres.js';
 import { Checker, describeRequest, describeResponse, type Finding } from './checks.js';
 import { Generator, isWrite, type FuzzRequest, type Mode } from './generate.js';
 import { HttpSender, sendRaw, type Outcome } from './http.js';
-import { Rng } from './rng.js';
+import { Prng } from '../../support/prng.js';
 import { routeSpecs } from './routes.js';
 import { snapshot, snapshotDiff } from './snapshot.js';
 import { ValidOps } from './valid-ops.js';
@@ -66,7 +66,7 @@ const BATCH = 100;
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const started = performance.now();
   const concurrency = opts.concurrency ?? 8;
-  const rng = new Rng(opts.seed);
+  const rng = new Prng(opts.seed);
   const findings = new Map<string, FindingGroup>();
   const errorLog: string[] = [];
   const report: FuzzReport = {

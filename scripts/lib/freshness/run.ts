@@ -7,7 +7,7 @@ import { startCluster, type Cluster } from './cluster.js';
 import { compareWithOracle, verifyDatabase } from './final.js';
 import { LogCollector } from './logs.js';
 import { World } from './model.js';
-import { Prng } from './prng.js';
+import { Prng } from '../../../support/prng.js';
 import { createDatabase, PG_ADMIN_URL, terminateBackends, useDatabase, type PgDatabase } from '../../../support/postgres.js';
 import { RedisServer } from '../../../support/redis.js';
 import { Progress } from './report.js';
@@ -244,7 +244,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     });
     phase('seed');
     const tour: WriteChoice[] = ['post', 'read', 'edit', 'deleteMsg', 'profile', 'rename', 'addMember', 'removeMember', 'leave', 'join', 'createGroup', 'createPublic', 'createDirect', 'deleteConv', 'login', 'clearCache', 'invalid'];
-    await Promise.all(tour.map((k) => wl.write(k, rng.fork(), rng.pick(users)!)));
+    await Promise.all(tour.map((k) => wl.write(k, rng.fork(), rng.pick(users))));
     const setupWrites = stats.writes;
     if (o.sabotage) (cluster.instances[0]!.gw.writer as unknown as { subscribers: unknown[] }).subscribers.length = 0;
     phase('setup');
@@ -261,13 +261,13 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
 
     const writerLoop = async (r: Prng) => {
       while (!stop) {
-        const u = r.pick(users)!;
-        const op = await wl.write(r.weighted(WEIGHTS), r, u);
-        if (op && op.status === 'ok' && r.chance(0.6)) await wl.readAfter(r, op);
+        const u = r.pick(users);
+        const op = await wl.write(r.weightedKey(WEIGHTS), r, u);
+        if (op && op.status === 'ok' && r.bool(0.6)) await wl.readAfter(r, op);
       }
     };
     const readerLoop = async (r: Prng) => {
-      while (!stop) await wl.readList(r, r.pick(users)!);
+      while (!stop) await wl.readList(r, r.pick(users));
     };
     const line = () =>
       `[${o.scenario}] ${(elapsed() / 1000).toFixed(1)}s ops=${stats.writes} reads=${stats.reads} checked=${stats.readsChecked} facts=${stats.facts} violations=${stats.violations.length} read5xx=${stats.read5xx} w2xx=${stats.writes2xx} w503=${stats.writes503} wUnexp=${stats.writesUnexpected}`;
