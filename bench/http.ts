@@ -15,16 +15,17 @@
  */
 import autocannon from 'autocannon';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTokenService } from '../src/domain/auth/tokens.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { HttpClient } from '../support/http-client.js';
 import { Prng } from '../support/prng.js';
 import { RedisServer } from '../support/redis.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
-import { request, timeSequential } from './lib/http-client.js';
-import { startInstance, type Instance } from './lib/instances.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
 import { Progress } from './lib/progress.js';
-import { cpuMs, round, summarize } from './lib/stats.js';
+import { cpuMs, round, summarize, timeSequential } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,8 +56,19 @@ interface Env {
   base: Record<string, string>;
 }
 
-async function withInstances<T>(envs: Array<Record<string, string>>, fn: (i: Instance[]) => Promise<T>): Promise<T> {
-  const started: Instance[] = [];
+const ENTRY = fileURLToPath(new URL('./lib/gateway-process.ts', import.meta.url));
+
+/** A gateway process of the benchmark (with its bare route when BENCH_BARE_TOKEN is set). */
+function startInstance(env: Record<string, string>): Promise<GatewayProcess> {
+  return startGatewayProcess(
+    { LOG_LEVEL: 'warn', ...env },
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of every gateway process, written there when it exits.
+    { entry: ENTRY, execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [] },
+  );
+}
+
+async function withInstances<T>(envs: Array<Record<string, string>>, fn: (i: GatewayProcess[]) => Promise<T>): Promise<T> {
+  const started: GatewayProcess[] = [];
   try {
     for (const e of envs) started.push(await startInstance(e));
     return await fn(started);
@@ -70,12 +82,13 @@ async function hitPath(env: Env) {
   const hot = { id: env.data.hotUserId, username: env.data.hotUsername };
   const token = tokenFor(hot);
   return withInstances([{ ...env.base, BENCH_BARE_TOKEN: token }], async ([inst]) => {
-    const first = await request(inst!.url + LIST, { token });
+    const first = await inst!.api.get(LIST, token);
     const seen: string[] = [];
-    for (let i = 0; i < 5 && seen.at(-1) !== 'HIT-L1'; i++) seen.push(String((await request(inst!.url + LIST, { token })).headers['x-cache']));
+    for (let i = 0; i < 5 && seen.at(-1) !== 'HIT-L1'; i++) seen.push(String((await inst!.api.get(LIST, token)).headers.get('x-cache')));
     if (seen.at(-1) !== 'HIT-L1') throw new Error(`expected an L1 hit, got ${seen.join(',')}`);
-    const bare = await request(inst!.bareUrl! + LIST, { token });
-    if (bare.body !== first.body || bare.headers.etag !== first.headers.etag) throw new Error('the bare route does not send the same bytes');
+    const bareUrl = String(inst!.extra.bareUrl);
+    const bare = await new HttpClient(bareUrl).get(LIST, token);
+    if (bare.text !== first.text || bare.headers.get('etag') !== first.headers.get('etag')) throw new Error('the bare route does not send the same bytes');
     // Both routes live in one process: its CPU time over a round, per request served, is what each
     // route costs the server — a figure that holds even when the load generator, on the same 2 cores,
     // is what limits requests per second.
@@ -91,18 +104,18 @@ async function hitPath(env: Env) {
     const ROUNDS = 5;
     progress.update('hit path warm-up', 0, ROUNDS + 1);
     await run(inst!.url, 2);
-    await run(inst!.bareUrl!, 2);
+    await run(bareUrl, 2);
     const rounds: Array<{ gateway: number; bare: number; gatewayCpuUs: number; bareCpuUs: number }> = [];
     for (let i = 0; i < ROUNDS; i++) {
       progress.update(`hit path round ${i + 1}/${ROUNDS}`, i + 1, ROUNDS + 1);
       const gatewayFirst = i % 2 === 0;
-      const a = await run(gatewayFirst ? inst!.url : inst!.bareUrl!);
-      const b = await run(gatewayFirst ? inst!.bareUrl! : inst!.url);
+      const a = await run(gatewayFirst ? inst!.url : bareUrl);
+      const b = await run(gatewayFirst ? bareUrl : inst!.url);
       const [g, bare] = gatewayFirst ? [a, b] : [b, a];
       rounds.push({ gateway: g.rps, bare: bare.rps, gatewayCpuUs: g.cpuUs, bareCpuUs: bare.cpuUs });
     }
     const out = {
-      bodyBytes: first.body.length,
+      bodyBytes: first.text.length,
       rounds,
       ratioMedian: round(summarize(rounds.map((r) => r.gateway / r.bare)).p50),
       cpuRatioMedian: round(summarize(rounds.map((r) => r.bareCpuUs / r.gatewayCpuUs)).p50),
@@ -132,13 +145,14 @@ async function l2AndMiss(env: Env, scale: number) {
       { ...env.base, CACHE_ENABLED: 'false' },
     ],
     async ([l2, miss]) => {
-      await request(l2!.url + LIST, { token });
+      await l2!.api.get(LIST, token);
       const origins = new Map<string, number>();
       const l2Lat = await timeSequential(1000, async () => {
-        const r = await request(l2!.url + LIST, { token });
-        origins.set(String(r.headers['x-cache']), (origins.get(String(r.headers['x-cache'])) ?? 0) + 1);
+        const r = await l2!.api.get(LIST, token);
+        const o = String(r.headers.get('x-cache'));
+        origins.set(o, (origins.get(o) ?? 0) + 1);
       });
-      const missLat = await timeSequential(1000, () => request(miss!.url + LIST, { token }));
+      const missLat = await timeSequential(1000, () => miss!.api.get(LIST, token));
       return { scale, l2: summarize(l2Lat), miss: summarize(missLat), l2Origins: Object.fromEntries(origins) };
     },
   );
@@ -161,10 +175,10 @@ async function writePath(env: Env) {
   const convIds: Record<string, string> = {};
   const others200 = env.data.sampleUsers.slice(0, 199);
   await withInstances([{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }], async ([inst]) => {
-    const direct = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'direct', memberIds: [others200[0]!.id] } });
-    const group = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'group', title: 'Bench 200', memberIds: others200.map((o) => o.id) } });
-    convIds['2'] = JSON.parse(direct.body).data.id;
-    convIds['200'] = JSON.parse(group.body).data.id;
+    const direct = await inst!.api.post(LIST, token, { type: 'direct', memberIds: [others200[0]!.id] });
+    const group = await inst!.api.post(LIST, token, { type: 'group', title: 'Bench 200', memberIds: others200.map((o) => o.id) });
+    convIds['2'] = direct.body.data.id;
+    convIds['200'] = group.body.data.id;
   });
   // Namespaces no longer than the default `chatgate`: every Redis key of a write carries one, and a
   // 200-member hold names 800 keys, so a long bench-only prefix would cost the bench alone.
@@ -179,21 +193,21 @@ async function writePath(env: Env) {
     { key: 'quiet', label: 'cache on, 2 instances + Redis, fresh, the other has read none of the lists', envs: [{ ...env.base, CACHE_NAMESPACE: ns('quiet') }, { ...env.base, CACHE_NAMESPACE: ns('quiet') }] },
     { key: 'on', label: 'cache on, 2 instances + Redis, fresh (default), the other has read every list: waits for its ack', peerReads: true, envs: [{ ...env.base, CACHE_NAMESPACE: ns('on') }, { ...env.base, CACHE_NAMESPACE: ns('on') }] },
   ];
-  const started: Array<{ key: string; peerReads: boolean; a: Instance; b: Instance }> = [];
+  const started: Array<{ key: string; peerReads: boolean; a: GatewayProcess; b: GatewayProcess }> = [];
   const rows: Record<string, { p50: number; p90: number; cpu: number[] }> = {};
   try {
     for (const c of CONFIGS) started.push({ key: c.key, peerReads: c.peerReads === true, a: await startInstance(c.envs[0]!), b: await startInstance(c.envs[1]!) });
     for (const size of ['2', '200']) {
-      const post = (inst: Instance, i: number) =>
-        request(`${inst.url}${LIST}/${convIds[size]}/messages`, { method: 'POST', token, body: { content: `bench message ${i}` } }).then((r) => {
-          if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.body}`);
+      const post = (inst: GatewayProcess, i: number) =>
+        inst.api.post(`${LIST}/${convIds[size]}/messages`, token, { content: `bench message ${i}` }).then((r) => {
+          if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.text}`);
         });
       for (let i = 0; i < WARM_UP; i++) for (const c of started) await post(c.a, i);
       const members = size === '2' ? [hot, others200[0]!] : [hot, ...others200];
       for (const c of started) {
         if (!c.peerReads) continue;
         for (const m of members) {
-          const r = await request(c.b.url + LIST, { token: tokenFor(m) });
+          const r = await c.b.api.get(LIST, tokenFor(m));
           if (r.status !== 200) throw new Error(`GET list on the other instance: ${r.status}`);
         }
       }
@@ -292,13 +306,13 @@ async function workload(env: Env) {
         const t0 = performance.now();
         if (rand() < 1 / 21) {
           const conv = u.convs[Math.floor(rand() * u.convs.length)]!;
-          const r = await request(`${inst.url}${LIST}/${conv}/messages`, { method: 'POST', token: u.token, body: { content: 'hi' } });
+          const r = await inst.api.post(`${LIST}/${conv}/messages`, u.token, { content: 'hi' });
           if (r.status !== 201) errors++;
           writes.push(performance.now() - t0);
         } else {
-          const r = await request(inst.url + LIST, { token: u.token });
+          const r = await inst.api.get(LIST, u.token);
           if (r.status !== 200) errors++;
-          const o = String(r.headers['x-cache']);
+          const o = String(r.headers.get('x-cache'));
           origins[o] = (origins[o] ?? 0) + 1;
           if (o === 'MISS' && !readOnce.has(u.id)) coldMisses++;
           readOnce.add(u.id);
@@ -345,18 +359,18 @@ async function crossInstance(env: Env) {
   const writerToken = tokenFor(hot);
   const readerToken = tokenFor(reader);
   return withInstances([env.base, env.base], async ([a, b]) => {
-    const conv = JSON.parse((await request(a!.url + LIST, { method: 'POST', token: writerToken, body: { type: 'group', title: 'xinst', memberIds: [reader.id] } })).body).data.id;
+    const conv = (await a!.api.post(LIST, writerToken, { type: 'group', title: 'xinst', memberIds: [reader.id] })).body.data.id;
     const delays: number[] = [];
     let freshOnFirstRead = 0;
     const N = 300;
     for (let i = 0; i < N; i++) {
-      await request(b!.url + LIST, { token: readerToken }); // B holds the list before the write
-      const posted = await request(`${a!.url}${LIST}/${conv}/messages`, { method: 'POST', token: writerToken, body: { content: `x${i}` } });
+      await b!.api.get(LIST, readerToken); // B holds the list before the write
+      const posted = await a!.api.post(`${LIST}/${conv}/messages`, writerToken, { content: `x${i}` });
       const acked = performance.now();
-      const id = JSON.parse(posted.body).data.id;
+      const id = posted.body.data.id;
       for (let attempt = 0; ; attempt++) {
-        const r = await request(b!.url + LIST, { token: readerToken });
-        if (JSON.parse(r.body).data[0]?.lastMessage?.id === id) {
+        const r = await b!.api.get(LIST, readerToken);
+        if (r.body.data[0]?.lastMessage?.id === id) {
           if (attempt === 0) freshOnFirstRead++;
           delays.push(performance.now() - acked);
           break;

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { loadConfig } from '../../src/config.js';
-import { createGateway, type Gateway } from '../../src/server.js';
+import type { Gateway } from '../../src/server.js';
+import { startGateway } from '../../support/gateway.js';
 import { createDatabase, type PgDatabase } from '../../support/postgres.js';
+import { Prng } from '../../support/prng.js';
 import { Checker, describeRequest, describeResponse, type Finding } from './checks.js';
 import { Generator, isWrite, type FuzzRequest, type Mode } from './generate.js';
 import { HttpSender, sendRaw, type Outcome } from './http.js';
-import { Prng } from '../../support/prng.js';
 import { routeSpecs } from './routes.js';
 import { snapshot, snapshotDiff } from './snapshot.js';
 import { ValidOps } from './valid-ops.js';
@@ -118,25 +118,22 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const logger = gatewayLogger(opts.logLevel, errorLog);
     const jwtSecret = randomBytes(24).toString('hex');
     const operatorName = `fzop${randomBytes(4).toString('hex')}`;
-    const config = loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: database.url,
-      REDIS_URL: opts.redisUrl,
-      CACHE_NAMESPACE: `fuzz${process.pid}x${Date.now().toString(36)}`,
-      CACHE_TTL_SECONDS: '600',
-      JWT_SECRET: jwtSecret,
-      LOG_LEVEL: opts.logLevel ?? 'error',
-      // On, so that its hook runs on every request, but far above what the fuzzer sends.
-      RATE_LIMIT_PER_MINUTE: '1000000000',
-      DEMO_SEED: 'false',
-      CACHE_WARMUP_USERS: '0',
-      ADMIN_USERNAMES: operatorName,
-    });
-    gw = await createGateway(config, { logger });
-    const url = new URL(await gw.app.listen({ host: '127.0.0.1', port: 0 }));
-    const port = Number(url.port);
-    await gw.engine?.ready(10_000);
+    const running = await startGateway(
+      {
+        DATABASE_URL: database.url,
+        REDIS_URL: opts.redisUrl,
+        CACHE_NAMESPACE: `fuzz${process.pid}x${Date.now().toString(36)}`,
+        CACHE_TTL_SECONDS: '600',
+        JWT_SECRET: jwtSecret,
+        LOG_LEVEL: opts.logLevel ?? 'error',
+        // On, so that its hook runs on every request, but far above what the fuzzer sends.
+        RATE_LIMIT_PER_MINUTE: '1000000000',
+        ADMIN_USERNAMES: operatorName,
+      },
+      { logger, readyTimeoutMs: 10_000 },
+    );
+    gw = running.gw;
+    const port = Number(new URL(running.url).port);
     sender = new HttpSender('127.0.0.1', port, concurrency, opts.timeoutMs ?? 20_000);
     const world = await buildWorld(sender, jwtSecret, operatorName);
     const routes = routeSpecs(gw.app);

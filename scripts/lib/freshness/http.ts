@@ -1,12 +1,14 @@
+import { HttpClient } from '../../../support/http-client.js';
+
 /**
- * A timed HTTP client over Node's fetch. Every request records `sentAt` (taken just before fetch is
- * called, so the request cannot reach the server earlier) and `doneAt` (taken after the whole body has
- * been read, so the server had finished before). Both are performance.now() of this process, which
- * also runs the gateways: the windows of writes and reads are comparable without clock skew.
+ * A request's answer with its window: `sentAt` is taken before the request is handed to the socket
+ * layer (it cannot reach the server earlier), `doneAt` once the whole body has been read (the server
+ * had finished before). Both are performance.now() of this process, which also runs the gateways: the
+ * windows of writes and reads are comparable without clock skew.
  */
 export interface TimedResponse {
+  /** 0 when no answer came (network error, timeout); `error` says why. */
   status: number;
-  /** 0 when no response came (network error, timeout). */
   text: string;
   body: any;
   headers: Headers | undefined;
@@ -15,39 +17,21 @@ export interface TimedResponse {
   error?: string;
 }
 
+/** The harness's client, with a failure to answer recorded as status 0 instead of thrown. */
 export class TimedClient {
+  private readonly http: HttpClient;
+
   constructor(
     readonly baseUrl: string,
-    private readonly timeoutMs = 30_000,
-  ) {}
+    timeoutMs = 30_000,
+  ) {
+    this.http = new HttpClient(baseUrl, { timeoutMs });
+  }
 
   async request(method: string, path: string, token?: string, body?: unknown): Promise<TimedResponse> {
-    const headers: Record<string, string> = {};
-    if (token) headers.authorization = `Bearer ${token}`;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      payload = JSON.stringify(body);
-      headers['content-type'] = 'application/json';
-    }
     const sentAt = performance.now();
     try {
-      const res = await fetch(this.baseUrl + path, {
-        method,
-        headers,
-        body: payload,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      const text = await res.text();
-      const doneAt = performance.now();
-      let parsed: unknown;
-      if (text.length > 0 && (res.headers.get('content-type') ?? '').includes('json')) {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = undefined;
-        }
-      }
-      return { status: res.status, text, body: parsed, headers: res.headers, sentAt, doneAt };
+      return await this.http.request(method, path, { token, body });
     } catch (err) {
       return { status: 0, text: '', body: undefined, headers: undefined, sentAt, doneAt: performance.now(), error: String(err) };
     }
