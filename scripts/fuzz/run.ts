@@ -7,6 +7,8 @@ import { Prng } from '../../support/prng.js';
 import { Checker, describeRequest, describeResponse, type Finding } from './checks.js';
 import { Generator, isWrite, type FuzzRequest, type Mode } from './generate.js';
 import { HttpSender, sendRaw, type Outcome } from './http.js';
+import { Progress } from './progress.js';
+import type { FindingGroup, FuzzReport } from './result.js';
 import { routeSpecs } from './routes.js';
 import { snapshot, snapshotDiff } from './snapshot.js';
 import { ValidOps } from './valid-ops.js';
@@ -27,36 +29,6 @@ export interface FuzzOptions {
   progress?: boolean | undefined;
   /** Per request. */
   timeoutMs?: number | undefined;
-}
-
-export interface FindingGroup extends Finding {
-  count: number;
-  /** The first request that showed it, replayable. */
-  example: string;
-  /** The gateway's error log lines around it (5xx only). */
-  log?: string[] | undefined;
-}
-
-export interface FuzzReport {
-  seed: number;
-  requested: number;
-  sent: number;
-  durationMs: number;
-  routes: string[];
-  byStatus: Record<string, number>;
-  byCategory: Record<string, number>;
-  byRoute: Record<string, Record<string, number>>;
-  /** Requests that got no answer from the server (connection closed by it, client-side refusals). */
-  noAnswer: Record<string, number>;
-  /** Hostile phase: batches whose database snapshot was compared (all rejected) and how many were not. */
-  dbBatches: { verified: number; skipped: number };
-  twins: number;
-  /** Mean answer time per route (ms), to spot input that is expensive to reject. */
-  meanMsByRoute: Record<string, number>;
-  /** Wall time of the setup (database, gateway, world) and of each phase (ms). */
-  timings: Record<string, number>;
-  slowest: Array<{ ms: number; request: string }>;
-  findings: FindingGroup[];
 }
 
 const PHASE_HOSTILE_SHARE = 0.6;
@@ -326,41 +298,5 @@ async function finalSweep(sender: HttpSender, world: World, checker: Checker, re
   }
   for (const v of world.victimPrivateConvs) {
     if (ids.has(v)) record({ kind: 'victim-data-leak', message: `a victim's private conversation ${v} is in the attacker's list`, route: 'sweep', status: 200 }, 'GET /api/v1/conversations');
-  }
-}
-
-/** One line on stderr: redrawn on a terminal, every 10 % otherwise. */
-class Progress {
-  private sent = 0;
-  private last = 0;
-  private lastDecile = -1;
-  private name = '';
-  private readonly started = performance.now();
-
-  constructor(
-    private readonly on: boolean,
-    private readonly total: number,
-  ) {}
-
-  phase(name: string): void {
-    this.name = name;
-  }
-
-  tick(findings: number): void {
-    this.sent++;
-    if (!this.on) return;
-    const now = performance.now();
-    const tty = process.stderr.isTTY;
-    const decile = Math.floor((this.sent / Math.max(1, this.total)) * 10);
-    if (tty ? now - this.last < 200 : decile === this.lastDecile) return;
-    this.last = now;
-    this.lastDecile = decile;
-    const rps = Math.round(this.sent / ((now - this.started) / 1000));
-    const line = `fuzz: ${this.sent}/${this.total} requests (${this.name}), ${rps} req/s, ${findings} finding kind(s)`;
-    process.stderr.write(tty ? `\r${line.padEnd(100)}` : `${line}\n`);
-  }
-
-  done(): void {
-    if (this.on && process.stderr.isTTY) process.stderr.write('\n');
   }
 }

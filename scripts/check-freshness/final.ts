@@ -4,7 +4,7 @@
  * half-written write (integrity invariants that a partial transaction would break).
  */
 import pg from 'pg';
-import type { Instance } from './cluster.js';
+import type { Instance } from './gateways.js';
 import { acked, allowedValues, mayApply, type Register } from './history.js';
 import { nameValue, titleValue, type World } from './model.js';
 

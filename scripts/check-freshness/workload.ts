@@ -5,14 +5,14 @@
  * that overlapped it has answered (see `expectations`).
  */
 import pg from 'pg';
-import { hashPassword } from '../../../src/domain/auth/passwords.js';
-import { createTokenService } from '../../../src/domain/auth/tokens.js';
+import { hashPassword } from '../../src/domain/auth/passwords.js';
+import { createTokenService } from '../../src/domain/auth/tokens.js';
 import type { CheckOutcome, ReadRecord, Violation } from './checker.js';
 import { checkRead } from './checker.js';
 import { dbValues, tri, type Op, type OpKind, type Tri } from './history.js';
 import type { TimedClient, TimedResponse } from './http.js';
 import { type Conv, type MUser, type World } from './model.js';
-import type { Prng } from '../../../support/prng.js';
+import type { Prng } from '../../support/prng.js';
 
 export const ROUTES = {
   register: 'POST /api/v1/auth/register',

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Gateway } from '../../../src/server.js';
-import { startGateway, startService, type GatewayEnv, type RunningGateway } from '../../../support/gateway.js';
+import type { Gateway } from '../../src/server.js';
+import { startGateway, startService, type GatewayEnv, type RunningGateway } from '../../support/gateway.js';
 import { TimedClient } from './http.js';
 
 export interface Instance {
@@ -10,7 +10,7 @@ export interface Instance {
   client: TimedClient;
 }
 
-export interface ClusterOptions {
+export interface GatewaysOptions {
   databaseUrl: string;
   redisUrl: string;
   namespace: string;
@@ -20,7 +20,7 @@ export interface ClusterOptions {
   logger: Logger;
 }
 
-export interface Cluster {
+export interface Gateways {
   instances: Instance[];
   /** Same database, cache disabled, no Redis: every list straight from PostgreSQL. */
   oracle: Instance;
@@ -30,7 +30,7 @@ export interface Cluster {
 const timed = (index: number, r: RunningGateway): Instance => ({ index, gw: r.gw, url: r.url, client: new TimedClient(r.url) });
 
 /** N in-process gateway instances of one service (one database, one Redis, one namespace) and an oracle. */
-export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+export async function startGateways(o: GatewaysOptions): Promise<Gateways> {
   const env: GatewayEnv = {
     DATABASE_URL: o.databaseUrl,
     JWT_SECRET: o.jwtSecret,

@@ -1,4 +1,4 @@
-import { HttpClient } from '../../../support/http-client.js';
+import { HttpClient } from '../../support/http-client.js';
 
 /**
  * A request's answer with its window: `sentAt` is taken before the request is handed to the socket
