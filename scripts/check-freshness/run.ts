@@ -2,7 +2,8 @@
  * One run of the freshness checker: a private Redis, a fresh database, N gateway instances and an
  * uncached oracle; a seeded concurrent workload with an optional fault; then the final comparisons.
  */
-import pg from 'pg';
+import type { Queryable } from '../../src/db/index.js';
+import { mapLimit } from '../../support/concurrency.js';
 import { Prng } from '../../support/prng.js';
 import { closeEnvironment, createEnvironment, JWT_SECRET, type Environment } from './environment.js';
 import { compareWithOracle, verifyDatabase } from './final.js';
@@ -38,18 +39,6 @@ export interface RunOptions extends FaultTimings {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
-async function limited<T>(items: T[], n: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
 
 export async function runScenario(o: RunOptions, shared?: Environment): Promise<RunResult> {
   const started = performance.now();
@@ -126,10 +115,10 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     // Two users through the register route, the rest inserted (see insertUsers).
     await wl.registerUser(rng, `${prefix}a`, 'Registered A');
     await wl.registerUser(rng, `${prefix}b`, 'Registered B');
-    await wl.insertUsers(db.url, JWT_SECRET, Array.from({ length: Math.max(1, o.users - 2) }, (_, i) => `${prefix}u${i}`));
+    await wl.insertUsers(db.db, JWT_SECRET, Array.from({ length: Math.max(1, o.users - 2) }, (_, i) => `${prefix}u${i}`));
     phase('users');
     const users = wl.userList;
-    await limited(users, 8, async (u, i) => {
+    await mapLimit(users, 8, async (u, i) => {
       const r = rng.fork();
       if (i % 2 === 0) await wl.createGroup(r, u);
       if (i % 3 === 0) await wl.createDirect(r, u);
@@ -200,7 +189,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
         failures.push(`instance ${inst.index} did not recover its lease: ${String(err)}`);
       }
     }
-    const drained = await waitRecovered(gateways, db.url, 40_000);
+    const drained = await waitRecovered(gateways, db.db, 40_000);
     if (!drained.ok) failures.push(`recovery incomplete after 40 s: ${drained.detail}`);
     progress.update(`[${o.scenario}] load done in ${(loadMs / 1000).toFixed(1)}s; checking the remaining reads…`);
     phase('recovery');
@@ -213,7 +202,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     oracleMismatches = oracle.mismatches.length;
     for (const m of oracle.mismatches.slice(0, 20)) failures.push(`oracle mismatch: ${m}`);
     for (const m of oracle.errors.slice(0, 20)) failures.push(`final read failed: ${m}`);
-    const dbv = await verifyDatabase(world, db.url);
+    const dbv = await verifyDatabase(world, db.db);
     dbChecked = dbv.checked;
     dbFailures = dbv.failures.length;
     outboxRows = dbv.outboxRows;
@@ -287,22 +276,14 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
 }
 
 /** Waits until every instance's queued invalidations are replayed and the outbox is empty. */
-async function waitRecovered(gateways: Gateways, databaseUrl: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+async function waitRecovered(gateways: Gateways, db: Queryable, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   const deadline = performance.now() + timeoutMs;
-  let detail = '';
-  const client = new pg.Client({ connectionString: databaseUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    for (;;) {
-      const pending = gateways.instances.map((i) => i.gw.engine?.stats().pendingReplays ?? 0);
-      const rows = Number((await client.query('SELECT count(*)::int AS n FROM cache_invalidations')).rows[0].n);
-      detail = `pending replays ${pending.join('/')}, outbox rows ${rows}`;
-      if (pending.every((p) => p === 0) && rows === 0) return { ok: true, detail };
-      if (performance.now() > deadline) return { ok: false, detail };
-      await sleep(250);
-    }
-  } finally {
-    await client.end().catch(() => undefined);
+  for (;;) {
+    const pending = gateways.instances.map((i) => i.gw.engine?.stats().pendingReplays ?? 0);
+    const rows = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cache_invalidations')).rows[0]!.n);
+    const detail = `pending replays ${pending.join('/')}, outbox rows ${rows}`;
+    if (pending.every((p) => p === 0) && rows === 0) return { ok: true, detail };
+    if (performance.now() > deadline) return { ok: false, detail };
+    await sleep(250);
   }
 }

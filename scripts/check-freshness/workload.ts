@@ -4,7 +4,7 @@
  * effects are recorded in the model *before* it is sent; its answer is judged later, once every write
  * that overlapped it has answered (see `expectations`).
  */
-import pg from 'pg';
+import type { Queryable } from '../../src/db/index.js';
 import { hashPassword } from '../../src/domain/auth/passwords.js';
 import { createTokenService } from '../../src/domain/auth/tokens.js';
 import type { CheckOutcome, ReadRecord, Violation } from './checker.js';
@@ -250,27 +250,20 @@ export class Workload {
    * loaded machine makes registering dozens of users through the API take longer than the whole load.
    * (The register route itself is exercised by registerUser.) They count as existing before the load.
    */
-  async insertUsers(databaseUrl: string, jwtSecret: string, names: string[]): Promise<MUser[]> {
+  async insertUsers(db: Queryable, jwtSecret: string, names: string[]): Promise<MUser[]> {
     const hash = await hashPassword(PASSWORD);
     const tokens = createTokenService(jwtSecret, 7 * 24 * 3600);
-    const client = new pg.Client({ connectionString: databaseUrl });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ id: string; username: string; display_name: string }>(
-        `INSERT INTO users (username, password_hash, display_name)
-         SELECT n, $2, 'User ' || n FROM unnest($1::text[]) AS n
-         RETURNING id::text, username, display_name`,
-        [names, hash],
-      );
-      return rows.map((r) => {
-        const u = this.world.addUser(r.id, r.username, tokens.sign({ sub: r.id, username: r.username }), r.display_name);
-        this.userList.push(u);
-        return u;
-      });
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    const { rows } = await db.query<{ id: string; username: string; display_name: string }>(
+      `INSERT INTO users (username, password_hash, display_name)
+       SELECT n, $2, 'User ' || n FROM unnest($1::text[]) AS n
+       RETURNING id::text, username, display_name`,
+      [names, hash],
+    );
+    return rows.map((r) => {
+      const u = this.world.addUser(r.id, r.username, tokens.sign({ sub: r.id, username: r.username }), r.display_name);
+      this.userList.push(u);
+      return u;
+    });
   }
 
   /** Runs one write of the given kind (or a fallback when it has no candidate). Returns the op sent. */
