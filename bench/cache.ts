@@ -26,7 +26,7 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createCacheEngine, type CacheEngine, type CacheStats } from '../src/cache/engine/index.js';
+import { createEngine, type CacheStats, type Codec, type Engine } from '../src/cache/engine/index.js';
 import { RedisServer } from '../support/redis.js';
 
 const ROUNDS = 3;
@@ -136,62 +136,80 @@ interface Subject {
 
 const g = (i: number) => `u${i}`;
 
+/** The cached value: the page bytes and their ETag (what the list keeps), as one piece kind. */
+interface Page {
+  body: Buffer;
+  etag: string;
+}
+const pageCodec: Codec<Page> = {
+  encode: (p) => Buffer.concat([Buffer.from(`${p.etag}\n`), p.body]),
+  decode: (b) => {
+    const nl = b.indexOf(0x0a);
+    if (nl < 0) throw new Error('not a page');
+    return { etag: b.toString('utf8', 0, nl), body: b.subarray(nl + 1) };
+  },
+};
+const KIND = 'p';
+
 function engineSubject(url: string, run: string): Subject {
   const { body, etag } = payload();
-  const value = Buffer.from(body);
-  let a: CacheEngine, b: CacheEngine, f: CacheEngine;
+  const value: Page = { body: Buffer.from(body), etag };
+  let a: Engine, b: Engine, f: Engine;
   let loads = 0;
-  const loader = async () => {
+  let version = 1;
+  const loader = async (ids: string[]) => {
     loads++;
-    return { value, meta: etag };
+    return new Map(ids.map((id) => [id, { version: 1, value: value as unknown }]));
   };
+  const get = (e: Engine, i: number) => e.getMany(KIND, [`${g(i)}:${FIELD}`], loader);
   const subject: Subject = {
     checks: {},
     async setup(round) {
       const opts = {
         namespace: `bench:${run}:r${round}:eng`,
-        redisUrl: url,
+        kinds: { [KIND]: pageCodec as Codec<unknown> },
+        redis: { url },
         l1MaxBytes: L1_BYTES,
         ttlMs: TTL_MS,
         redisTimeoutMs: REDIS_TIMEOUT_MS,
         logger: pino({ level: 'warn' }, pino.destination(2)),
       };
-      a = createCacheEngine({ ...opts, name: 'bench-a' });
-      b = createCacheEngine({ ...opts, name: 'bench-b' });
-      // 'fast' mode (pub/sub only), to show what the ack wait costs an invalidation.
-      f = createCacheEngine({ ...opts, name: 'bench-fast', mode: 'fast' });
+      a = createEngine({ ...opts, name: 'bench-a' });
+      b = createEngine({ ...opts, name: 'bench-b' });
+      // 'fast' mode (pub/sub only), to show what the ack wait costs a write.
+      f = createEngine({ ...opts, name: 'bench-fast', mode: 'fast' });
       await Promise.all([a.ready(10_000), b.ready(10_000), f.ready(10_000)]);
       subject.checks = {};
     },
     async phase(name, label) {
       switch (name) {
         case 'miss': {
-          const ops = await runAsync(label, KEYS, CONCURRENCY, (i) => a.get(g(i), FIELD, loader));
+          const ops = await runAsync(label, KEYS, CONCURRENCY, (i) => get(a, i));
           await sleep(200); // background L2 fills settle
           return ops;
         }
         case 'l2': {
           const before = b.stats().hits.l2;
-          const ops = await runAsync(label, KEYS, CONCURRENCY, (i) => b.get(g(i), FIELD, loader));
+          const ops = await runAsync(label, KEYS, CONCURRENCY, (i) => get(b, i));
           subject.checks.l2Hits = b.stats().hits.l2 - before;
           return ops;
         }
         case 'l1':
-          for (let i = 0; i < HOT_KEYS; i++) await b.get(g(i), FIELD, loader);
-          return runAsync(label, L1_OPS, 1, (i) => b.get(g(i % HOT_KEYS), FIELD, loader));
+          for (let i = 0; i < HOT_KEYS; i++) await get(b, i);
+          return runAsync(label, L1_OPS, 1, (i) => get(b, i % HOT_KEYS));
         case 'peek': {
-          const groups = Array.from({ length: HOT_KEYS }, (_, i) => g(i));
+          const ids = Array.from({ length: HOT_KEYS }, (_, i) => `${g(i)}:${FIELD}`);
           let misses = 0;
           const ops = await runSync(label, PEEK_OPS, (i) => {
-            if (b.peek(groups[i % HOT_KEYS]!, FIELD) === undefined) misses++;
+            if (b.peek(KIND, ids[i % HOT_KEYS]!) === undefined) misses++;
           });
           subject.checks.peekMisses = misses;
           return ops;
         }
         case 'inv':
-          return runAsync(label, INVALIDATIONS, 1, (i) => a.invalidate([g(i)]));
+          return runAsync(label, INVALIDATIONS, 1, (i) => a.publish([{ kind: KIND, id: `${g(i)}:${FIELD}`, version: ++version, value }]));
         case 'invFast':
-          return runAsync(label, INVALIDATIONS, 1, (i) => f.invalidate([g(INVALIDATIONS + i)]));
+          return runAsync(label, INVALIDATIONS, 1, (i) => f.publish([{ kind: KIND, id: `${g(INVALIDATIONS + i)}:${FIELD}`, version: ++version, value }]));
       }
     },
     async teardown() {
@@ -252,7 +270,7 @@ function bentoSubject(url: string, run: string): Subject {
           for (let i = 0; i < HOT_KEYS; i++) await b.getOrSet({ key: key(i), factory });
           return runAsync(label, BENTO_L1_OPS, 1, (i) => b.getOrSet({ key: key(i % HOT_KEYS), factory }));
         case 'inv':
-          return runAsync(label, INVALIDATIONS, 1, (i) => a.delete({ key: key(i) }));
+          return runAsync(label, INVALIDATIONS, 1, (i) => a.set({ key: key(i), value: { etag, body } }));
         default:
           return undefined;
       }
@@ -398,8 +416,8 @@ async function parent(): Promise<void> {
     { op: 'L1 hit, peek() (sync) vs bentocache getOrSet', engine: best('engine', 'peek'), bento: best('bento', 'l1') },
     { op: `L2 hit (other instance, cold L1; ${CONCURRENCY} in flight)`, engine: best('engine', 'l2'), bento: best('bento', 'l2') },
     { op: `miss + load + set (${CONCURRENCY} in flight)`, engine: best('engine', 'miss'), bento: best('bento', 'miss') },
-    { op: 'invalidate one group that the other instance has read (engine waits for its ack; sequential)', engine: best('engine', 'inv'), bento: best('bento', 'inv') },
-    { op: "invalidate one group, engine in 'fast' mode (no ack wait; sequential)", engine: best('engine', 'invFast'), bento: best('bento', 'inv') },
+    { op: 'write a new value that the other instance holds (engine: publish, waits for its ack; bentocache: set; sequential)', engine: best('engine', 'inv'), bento: best('bento', 'inv') },
+    { op: "write a new value, engine in 'fast' mode (no ack wait; sequential)", engine: best('engine', 'invFast'), bento: best('bento', 'inv') },
   ];
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const table = [

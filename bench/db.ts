@@ -29,7 +29,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { migrate, type Db } from '../src/db/index.js';
 import { createPostgresDb } from '../src/db/postgres.js';
-import type { ListQuery } from '../src/domain/model.js';
+import type { ListQuery } from '../src/model/model.js';
 import { buildListQuery, queryConversationList } from '../src/store/conversation-list.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
 import { withSearchPath } from '../support/postgres.js';

@@ -13,6 +13,7 @@ const Env = Type.Object({
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   DB_POOL_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]{1,5}(,[^,:\\s]+:[0-9]{1,5})*$' })),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 16 })),
   JWT_TTL_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
   CACHE_ENABLED: Type.Boolean({ default: true }),
@@ -23,6 +24,7 @@ const Env = Type.Object({
   CACHE_REDIS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 50 }),
   CACHE_LEASE_MS: Type.Integer({ minimum: 100, default: 2000 }),
   CACHE_OUTBOX_REPLAY_AFTER_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  CACHE_COMPRESS_MIN_BYTES: Type.Integer({ minimum: 0, default: 512 }),
   CACHE_WARMUP_USERS: Type.Integer({ minimum: 0, default: 1000 }),
   CACHE_WARMUP_MAX_MS: Type.Integer({ minimum: 0, default: 2000 }),
   ADMIN_USERNAMES: Type.String({ default: '' }),
@@ -42,6 +44,8 @@ export interface Config {
   /** PostgreSQL pool per instance; a request that waits longer than the timeout for a connection gets a 503. */
   dbPool: { max: number; timeoutMs: number };
   redisUrl: string | undefined;
+  /** Where Redis is: REDIS_URL (one server) or REDIS_CLUSTER_NODES (seed nodes of a Redis Cluster). */
+  redis: { url: string } | { cluster: Array<{ host: string; port: number }> } | undefined;
   jwtSecret: string | undefined;
   jwtTtlSeconds: number;
   cache: {
@@ -55,8 +59,10 @@ export interface Config {
     leaseMs: number;
     warmupUsers: number;
     warmupMaxMs: number;
-    /** An outbox row older than this belongs to a process that died before invalidating: replay it. */
+    /** An outbox row older than this belongs to a process that died before publishing: replay it. */
     outboxReplayAfterMs: number;
+    /** Values stored in Redis at least this long are deflated; 0: never. */
+    compressMinBytes: number;
   };
   adminUsernames: ReadonlySet<string>;
   logLevel: string;
@@ -83,6 +89,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = converted as Static<typeof Env>;
+  if (e.REDIS_URL !== undefined && e.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError('invalid configuration: set REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  }
+  const redis =
+    e.REDIS_CLUSTER_NODES !== undefined
+      ? {
+          cluster: e.REDIS_CLUSTER_NODES.split(',').map((n) => {
+            const at = n.lastIndexOf(':');
+            return { host: n.slice(0, at), port: Number(n.slice(at + 1)) };
+          }),
+        }
+      : e.REDIS_URL !== undefined
+        ? { url: e.REDIS_URL }
+        : undefined;
   return {
     port: e.PORT,
     host: e.HOST,
@@ -90,6 +110,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: e.DATA_DIR,
     dbPool: { max: e.DB_POOL_MAX, timeoutMs: e.DB_POOL_TIMEOUT_MS },
     redisUrl: e.REDIS_URL,
+    redis,
     jwtSecret: e.JWT_SECRET,
     jwtTtlSeconds: e.JWT_TTL_SECONDS,
     cache: {
@@ -103,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       warmupUsers: e.CACHE_WARMUP_USERS,
       warmupMaxMs: e.CACHE_WARMUP_MAX_MS,
       outboxReplayAfterMs: e.CACHE_OUTBOX_REPLAY_AFTER_MS,
+      compressMinBytes: e.CACHE_COMPRESS_MIN_BYTES,
     },
     adminUsernames: new Set(
       e.ADMIN_USERNAMES.split(',')

@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { createCacheEngine, type CacheEngine } from './cache/engine/index.js';
+import { createEngine, type Codec, type Engine } from './cache/engine/index.js';
 import { ConversationListCache } from './conversation-list/cached-source.js';
-import { InvalidationOutbox } from './conversation-list/outbox.js';
+import { PublicationOutbox } from './conversation-list/outbox.js';
+import { sqlStateLoaders, type StateLoaders } from './conversation-list/loaders.js';
 import { SqlConversationList } from './conversation-list/sql-source.js';
+import { CONVERSATION, MEMBER, conversationCodec, memberCodec } from './conversation-list/state.js';
 import type { ConversationListSource } from './conversation-list/source.js';
 import { migrate, openDb, type Db } from './db/index.js';
 import { createTokenService } from './domain/auth/tokens.js';
@@ -30,7 +32,7 @@ export interface Gateway {
   logger: Logger;
   /** Present when the cache is on, or when Redis is configured (invalidations are owed to other instances). */
   listCache: ConversationListCache | undefined;
-  engine: CacheEngine | undefined;
+  engine: Engine | undefined;
   metrics: Metrics;
   /** Resolves when the background warm-up has finished (at once when there is none). */
   warmup: Promise<unknown>;
@@ -40,10 +42,10 @@ export interface Gateway {
 export interface GatewayOptions {
   logger?: Logger;
   /**
-   * Wraps the database list source before the cache sees it. A seam for tests that need a load to be
-   * slow at a chosen moment (the stale-fill race over HTTP); not used in production.
+   * Wraps the loaders of the cached list's state. A seam for tests that need a load to be slow at a
+   * chosen moment (the stale-fill race over HTTP); not used in production.
    */
-  wrapListLoader?: (source: ConversationListSource) => ConversationListSource;
+  wrapStateLoaders?: (loaders: StateLoaders) => StateLoaders;
 }
 
 /** The composition root: builds every part from the config, wires them, and returns the app (not listening). */
@@ -58,39 +60,45 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const users = new UserService(db, writer, tokens, config.adminUsernames);
   const conversations = new ConversationService(db, writer);
   const messages = new MessageService(db, writer);
-  const sqlList: ConversationListSource = opts.wrapListLoader
-    ? opts.wrapListLoader(new SqlConversationList(db))
-    : new SqlConversationList(db);
+  const sqlList: ConversationListSource = new SqlConversationList(db);
 
   // The cache serves reads only when enabled with a TTL; but with Redis configured this instance still
-  // owes invalidations to the others, so the engine exists whenever either is true.
+  // owes every other instance the new versions of what it writes, so the engine exists whenever either is true.
   const cacheServes = config.cache.enabled && config.cache.ttlSeconds > 0;
-  let engine: CacheEngine | undefined;
+  let engine: Engine | undefined;
   let listCache: ConversationListCache | undefined;
-  let outbox: InvalidationOutbox | undefined;
-  if (cacheServes || config.redisUrl) {
-    engine = createCacheEngine({
+  let outbox: PublicationOutbox | undefined;
+  if (cacheServes || config.redis) {
+    // Half of the memory budget for the pieces lists are composed from, half for composed pages.
+    const pieceBytes = Math.floor(config.cache.l1MaxBytes / 2);
+    engine = createEngine({
       name: 'conversations-list',
-      namespace: `${config.cache.namespace}:cl`,
-      redisUrl: config.redisUrl,
-      l1MaxBytes: config.cache.l1MaxBytes,
+      namespace: `${config.cache.namespace}:cl5`,
+      kinds: { [CONVERSATION]: conversationCodec, [MEMBER]: memberCodec } as Record<string, Codec<unknown>>,
+      redis: config.redis,
+      l1MaxBytes: pieceBytes,
       ttlMs: Math.max(config.cache.ttlSeconds, 1) * 1000,
       mode: config.cache.mode,
       redisTimeoutMs: config.cache.redisTimeoutMs,
       leaseMs: config.cache.leaseMs,
+      compressMinBytes: config.cache.compressMinBytes,
       logger: logger.child({ component: 'cache' }),
     });
     // The outbox repairs what a crash leaves in Redis; memory only, a crash takes the cache with it.
-    if (config.redisUrl) outbox = new InvalidationOutbox(db, logger.child({ component: 'cache-outbox' }), config.cache.outboxReplayAfterMs);
-    listCache = new ConversationListCache(engine, sqlList, outbox, logger.child({ component: 'conversation-list-cache' }));
+    if (config.redis) outbox = new PublicationOutbox(db, logger.child({ component: 'cache-outbox' }), config.cache.outboxReplayAfterMs);
+    const loaders = opts.wrapStateLoaders ? opts.wrapStateLoaders(sqlStateLoaders(db)) : sqlStateLoaders(db);
+    listCache = new ConversationListCache(engine, db, loaders, sqlList, outbox, logger.child({ component: 'conversation-list-cache' }), config.cache.l1MaxBytes - pieceBytes);
     writer.subscribe(listCache);
     const cache = listCache;
-    outbox?.start((userIds) => cache.invalidateUsers(userIds));
+    outbox?.start((owed) => cache.republish(owed));
   }
   const conversationList: ConversationListSource = cacheServes && listCache ? listCache : sqlList;
 
   const metrics = createMetrics();
-  if (engine) metrics.attachCache(engine);
+  if (engine && listCache) {
+    const cache = listCache;
+    metrics.attachCache(engine, () => cache.served());
+  }
 
   // Warm-up runs in the background; /ready waits for it, but never longer than its bound.
   let closing = false;

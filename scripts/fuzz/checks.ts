@@ -1,19 +1,10 @@
+import { ErrorCodes, isErrorCode } from '../../src/errors.js';
 import { isWrite, type FuzzRequest } from './generate.js';
 import type { Outcome, WireResponse } from './http.js';
 import type { World } from './world.js';
 
-/** The contract's error codes and their statuses (shared/api.md). */
-export const CONTRACT_CODES: Record<string, number> = {
-  VALIDATION_ERROR: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-  UNAVAILABLE: 503,
-};
-const CONTRACT_ERROR_STATUSES = new Set(Object.values(CONTRACT_CODES));
+/** The statuses the contract's error codes go with (src/errors.ts). */
+const CONTRACT_ERROR_STATUSES = new Set<number>(Object.values(ErrorCodes));
 
 export interface Finding {
   kind: string;
@@ -211,9 +202,10 @@ export function errorShapeProblem(res: WireResponse): string | undefined {
   const ekeys = Object.keys(e).sort().join(',');
   if (ekeys !== 'code,message') return `error keys are ${ekeys}, not code,message`;
   if (typeof e.message !== 'string' || e.message.length === 0) return 'error.message is not a non-empty string';
-  if (!(e.code in CONTRACT_CODES) && e.code !== 'INTERNAL') return `error.code ${JSON.stringify(e.code)} is not a contract code`;
-  const want = e.code === 'INTERNAL' ? 500 : CONTRACT_CODES[e.code];
-  if (want !== res.status) return `error.code ${e.code} goes with ${want}, not ${res.status}`;
+  const code: unknown = e.code;
+  if (!isErrorCode(code)) return `error.code ${JSON.stringify(code)} is not a contract code`;
+  const want = ErrorCodes[code];
+  if (want !== res.status) return `error.code ${code} goes with ${want}, not ${res.status}`;
   return undefined;
 }
 

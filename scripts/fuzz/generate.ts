@@ -1,4 +1,4 @@
-import { LIMITS } from '../../src/domain/limits.js';
+import { LIMITS } from '../../src/model/limits.js';
 import {
   BOUNDARY_LENGTHS,
   deepJsonText,

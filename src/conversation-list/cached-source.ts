@@ -1,151 +1,248 @@
 import type { Logger } from 'pino';
-import type { CacheEngine, CacheEntry, WriteHold } from '../cache/engine/index.js';
-import type { Transaction } from '../db/index.js';
+import type { BatchLoader, DerivedCache, Engine, Found, Update } from '../cache/engine/index.js';
+import type { Db, Transaction } from '../db/index.js';
 import type { WriteEvent, WriteSubscriber } from '../domain/events.js';
-import type { ListQuery } from '../domain/model.js';
-import { userGroup, variantField } from './keys.js';
-import type { InvalidationOutbox } from './outbox.js';
+import type { ListQuery } from '../model/model.js';
+import { loadConversationStates, loadMemberStates, unreadCounts } from '../store/list-state.js';
+import type { StateLoaders } from './loaders.js';
+import { composePage } from './compose.js';
+import { encodeListBody, etagOf } from './encode.js';
+import { conversationPiece, memberPiece, variantField } from './keys.js';
+import { busNote, encodeNote, journalNote } from './note.js';
+import type { OwedPieces, PublicationOutbox } from './outbox.js';
+import { CachedPage } from './page.js';
 import type { ConversationListSource, ListOrigin, ListPage } from './source.js';
+import {
+  CONVERSATION,
+  MEMBER,
+  RECENT_MESSAGES,
+  conversationFromRow,
+  memberFromRow,
+  type ConversationState,
+  type MemberState,
+} from './state.js';
 
-const ORIGIN: Record<'l1' | 'l2' | 'load', ListOrigin> = { l1: 'HIT-L1', l2: 'HIT-L2', load: 'MISS' };
-
-/** Marks an error thrown by the database load, so that it is not mistaken for a cache fault. */
+/** Marks an error thrown by a database load, so that it is not mistaken for a cache fault. */
 class LoadError extends Error {
   constructor(override readonly cause: unknown) {
-    super('list load failed');
+    super('list state load failed');
   }
 }
 
+/** A deleted conversation's piece: newer than any version it had, so no load of old data can replace it. */
+export const DELETED_VERSION = Number.MAX_SAFE_INTEGER;
+
+/** What a write carries from its transaction to after its commit. */
+interface Carried {
+  updates: Update[];
+  outboxId: string | undefined;
+}
+
+const RANK: Record<'l1' | 'l2' | 'load', number> = { l1: 0, l2: 1, load: 2 };
+const ORIGIN: ListOrigin[] = ['HIT-L1', 'HIT-L2', 'MISS'];
+
 /**
- * The seed's ConversationListCache, done so it can stay on:
- * - a decorator over the SQL source (same interface): every page and filter is cached, per user;
- * - a write subscriber: every domain write's event invalidates every affected user's lists, and the
- *   write answers only after that invalidation has taken effect on every instance (engine 'fresh' mode);
- * - an outbox row per write, so a crash between commit and invalidation is repaired by a sweeper;
+ * The conversation list, composed from cached state (README.md in this folder):
+ * - a decorator over the SQL source (same interface): a page is composed in memory from the user's
+ *   member state and their conversations' states; composed pages are kept, with their ETag, until a
+ *   piece they were composed from changes;
+ * - a write subscriber: in the write's transaction it reads the new state of every piece the write
+ *   changed (under the write's own locks), and after commit the engine installs it everywhere before
+ *   the write answers; an outbox row covers a crash in between;
  * - cache faults never fail a request: the list is then read from the database.
  */
-export class ConversationListCache implements ConversationListSource, WriteSubscriber {
+export class ConversationListCache implements ConversationListSource, WriteSubscriber<Carried> {
   private readonly debug: boolean;
+  private readonly pages: DerivedCache<CachedPage>;
+  private readonly loadMembers: BatchLoader<MemberState>;
+  private readonly loadConversations: BatchLoader<ConversationState>;
+  /** Where list answers came from (X-Cache), the contract's hits and misses. */
+  private readonly answers = { l1: 0, l2: 0, miss: 0 };
 
   constructor(
-    private readonly engine: CacheEngine,
+    private readonly engine: Engine,
+    private readonly db: Db,
+    loaders: StateLoaders,
     private readonly origin: ConversationListSource,
-    private readonly outbox: InvalidationOutbox | undefined,
+    private readonly outbox: PublicationOutbox | undefined,
     private readonly logger: Logger,
+    pageBytes: number,
   ) {
+    this.loadMembers = (ids) => this.load(() => loaders.members(ids));
+    this.loadConversations = (ids) => this.load(() => loaders.conversations(ids));
     // Checked once: the hit path must not pay for a disabled log level.
     this.debug = logger.isLevelEnabled('debug');
+    this.pages = engine.derived<CachedPage>('pages', { maxBytes: pageBytes, sizeOf: (p) => p.bytes });
     engine.events.on('redisState', ({ state }) =>
       state === 'down'
         ? logger.warn('[CACHE] Redis unavailable: lists come from process memory (while coherent) or the database')
         : logger.info('[CACHE] Redis available again'),
     );
     engine.events.on('busState', ({ state }) =>
-      state === 'down' ? logger.warn('[CACHE] invalidation bus down') : logger.info('[CACHE] invalidation bus up'),
+      state === 'down' ? logger.warn('[CACHE] bus down') : logger.info('[CACHE] bus up'),
     );
     engine.events.on('coherence', ({ coherent }) =>
       coherent
-        ? logger.info('[CACHE] L1 coherent again (flushed: invalidations may have been missed)')
-        : logger.warn('[CACHE] L1 lease lapsed: memory entries are not served until the bus proves alive'),
+        ? logger.info('[CACHE] memory coherent again (flushed: writes may have been missed)')
+        : logger.warn('[CACHE] lease lapsed: memory is not served until the bus proves alive'),
     );
     engine.events.on('breakerOpen', ({ failures }) =>
       logger.warn({ failures }, '[CACHE] Redis circuit breaker open: skipping Redis until a probe succeeds'),
     );
   }
 
-  private toPage(entry: CacheEntry, origin: ListOrigin): ListPage {
-    return { body: entry.value, etag: entry.meta, origin };
-  }
+  // ---------------------------------------------------------------- reads
 
   peek(userId: string, query: ListQuery): ListPage | undefined {
-    const entry = this.engine.peek(userGroup(userId), variantField(query));
-    if (!entry) return undefined;
-    if (this.debug) this.logger.debug({ userId, level: 'L1', ageMs: Date.now() - entry.storedAt }, '[CACHE-HIT]');
-    return this.toPage(entry, 'HIT-L1');
+    const p = this.pages.peek(userId, variantField(query));
+    if (p === undefined) return undefined;
+    this.answers.l1++;
+    if (this.debug) this.logger.debug({ userId, level: 'L1' }, '[CACHE-HIT]');
+    return p.page('HIT-L1');
   }
 
   async page(userId: string, query: ListQuery): Promise<ListPage> {
-    const load = async () => {
-      if (this.debug) this.logger.debug({ userId }, '[CACHE-MISS] loading from the database');
-      try {
-        const p = await this.origin.page(userId, query);
-        return { value: p.body, meta: p.etag };
-      } catch (err) {
-        throw new LoadError(err);
-      }
-    };
+    const hit = this.peek(userId, query);
+    if (hit) return hit;
+    // Nothing composed now could be kept, and composing from the database costs more than the list query.
+    if (!this.engine.coherent()) return this.fromDatabase(userId, query);
     try {
-      const { entry, source } = await this.engine.get(userGroup(userId), variantField(query), load);
-      if (this.debug && source !== 'load') {
-        this.logger.debug({ userId, level: source.toUpperCase(), ageMs: Date.now() - entry.storedAt }, '[CACHE-HIT]');
-      }
-      return this.toPage(entry, ORIGIN[source]);
+      return await this.compose(userId, query);
     } catch (err) {
       if (err instanceof LoadError) throw err.cause;
-      // A fault of the cache itself: answer from the database.
-      this.logger.error({ err, userId }, '[CACHE-ERROR] cache read failed, serving from the database');
-      return this.origin.page(userId, query);
+      this.logger.error({ err, userId }, '[CACHE-ERROR] composing the list failed, serving from the database');
+      return this.fromDatabase(userId, query);
     }
   }
 
-  /** The write's users are known: invalidate and hold their lists while its transaction runs. */
-  begin(userIds: readonly string[]): WriteHold {
-    return this.engine.hold(userIds.map(userGroup));
+  private async fromDatabase(userId: string, query: ListQuery): Promise<ListPage> {
+    this.answers.miss++;
+    const p = await this.origin.page(userId, query);
+    return { ...p, origin: 'MISS' };
   }
+
+  private async compose(userId: string, query: ListQuery): Promise<ListPage> {
+    const other = query.withUserId !== undefined && query.withUserId !== userId ? query.withUserId : undefined;
+    const users = other === undefined ? [userId] : [userId, other];
+    const token = this.pages.begin(userId, users.map(memberPiece));
+    let rank = 0;
+    const seen = (found: Map<string, Found<unknown>>): void => {
+      for (const f of found.values()) rank = Math.max(rank, RANK[f.source]);
+    };
+
+    let members = await this.engine.getMany<MemberState>(MEMBER, users, this.loadMembers);
+    seen(members);
+    let conversations = new Map<string, ConversationState>();
+    let exactUnread: Map<string, number> | undefined;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const me = members.get(userId)?.entry.value;
+      if (me == null) throw new Error(`no member state for user ${userId}`);
+      const wanted = me.memberships.map((m) => m.c).filter((c) => !conversations.has(c));
+      if (wanted.length > 0) {
+        this.pages.dependOn(token, wanted.map(conversationPiece));
+        const found = await this.engine.getMany<ConversationState>(CONVERSATION, wanted, this.loadConversations);
+        seen(found);
+        for (const [id, f] of found) if (f.entry.value !== null) conversations.set(id, f.entry.value);
+      }
+      const out = composePage({
+        viewer: userId,
+        member: me,
+        conversations,
+        query,
+        other: other === undefined ? undefined : (members.get(other)?.entry.value ?? undefined),
+        exactUnread,
+      });
+      if (out.ok) {
+        const body = encodeListBody(out.rows, query);
+        const page = new CachedPage(body, etagOf(body));
+        this.pages.set(token, variantField(query), page);
+        if (rank === RANK.l1) this.answers.l1++;
+        else if (rank === RANK.l2) this.answers.l2++;
+        else this.answers.miss++;
+        if (this.debug) this.logger.debug({ userId, origin: ORIGIN[rank] }, '[CACHE-COMPOSE]');
+        return page.page(ORIGIN[rank]!);
+      }
+      rank = RANK.load;
+      if (attempt === 0) {
+        // Unread counts this member state cannot give (a deletion, or more new messages than the
+        // conversations keep since it was read): read it again, counts included.
+        members = new Map([...members, ...(await this.engine.getMany<MemberState>(MEMBER, [userId], this.loadMembers, { fresh: true }))]);
+        conversations = new Map(conversations);
+      } else {
+        // The conversations' states are older than the member state (a write still on its way): count in SQL.
+        exactUnread = new Map([...(exactUnread ?? []), ...(await this.load(() => unreadCounts(this.db, userId, out.uncounted)))]);
+      }
+    }
+    // Memberships moving under our feet on every attempt (writes in flight): the database answers.
+    return this.fromDatabase(userId, query);
+  }
+
+  private async load<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.debug) this.logger.debug('[CACHE-MISS] loading list state from the database');
+    try {
+      return await fn();
+    } catch (err) {
+      throw new LoadError(err);
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
 
   /**
-   * The outbox row, unless this write's hold is already in Redis for every affected user: then a crash
-   * after the commit leaves nothing to repair (see WriteHold.inRedis), and the row — a statement, a
-   * WAL record and a later DELETE on every write — is saved. Short writes (most) are in that case.
+   * The new state of every piece the write changed, read inside its transaction: the write holds the
+   * locks that order these versions (src/store/list-state.ts), so what it reads is exactly its version.
    */
-  inTransaction(tx: Transaction, event: WriteEvent, begun: unknown): Promise<unknown> {
-    if (!this.outbox) return Promise.resolve(undefined);
-    if ((begun as WriteHold | undefined)?.inRedis(event.affectedUserIds.map(userGroup))) return Promise.resolve(undefined);
-    return this.outbox.record(tx, event.affectedUserIds);
+  async inTransaction(tx: Transaction, event: WriteEvent): Promise<Carried> {
+    const updates = await readPieces(tx, event.changed.conversations, event.changed.memberLists);
+    const outboxId = this.outbox?.record(tx, { userIds: [...event.changed.memberLists], conversationIds: [...event.changed.conversations] });
+    return { updates, outboxId };
   }
 
-  async afterCommit(event: WriteEvent, { begun, recorded }: { begun: unknown; recorded: unknown }): Promise<void> {
-    const hold = begun as WriteHold | undefined;
-    await this.invalidateUsers(event.affectedUserIds, event, hold);
-    if (typeof recorded === 'string') this.outbox?.complete(recorded);
+  async afterCommit(event: WriteEvent, carried: Carried | undefined): Promise<void> {
+    if (carried === undefined) return;
+    const done = await this.publish(carried.updates, event);
+    // Not done (Redis unreachable): the row stays, so that another instance republishes if this one dies
+    // before its own replay lands.
+    if (carried.outboxId !== undefined && done) this.outbox?.complete(carried.outboxId);
   }
 
-  afterAbort(begun: unknown): void {
-    (begun as WriteHold | undefined)?.abort();
-  }
-
-  /**
-   * Drops every cached list of these users, on every instance (with a hold begun by this write: only
-   * what the hold has not done already). Never throws: the write is already durable.
-   */
-  async invalidateUsers(userIds: readonly string[], event?: WriteEvent, hold?: WriteHold): Promise<void> {
+  /** Installs new versions everywhere; false when they could only be queued. Never throws: the write is durable. */
+  private async publish(updates: Update[], event?: WriteEvent): Promise<boolean> {
     const started = performance.now();
     try {
-      const groups = userIds.map(userGroup);
-      const report = hold ? await hold.commit(groups) : await this.engine.invalidate(groups);
+      const report = await this.engine.publish(updates, event ? { note: encodeNote(busNote(event)), journal: encodeNote(journalNote(event)) } : {});
       const fields = {
         kind: event?.kind,
         conversationId: event?.conversationId,
-        users: userIds.length,
+        pieces: updates.length,
         ms: Math.round(report.ms * 100) / 100,
-        afterCommitMs: Math.round((performance.now() - started) * 100) / 100,
         acks: report.acks,
         waitedForLeaseMs: report.waitedForLeaseMs,
       };
-      if (report.degraded) this.logger.warn(fields, '[CACHE-INVALIDATE] Redis unreachable: waited out leases, replay queued');
-      else if (this.debug) this.logger.debug(fields, '[CACHE-INVALIDATE]');
+      if (report.degraded) this.logger.warn(fields, '[CACHE-PUBLISH] Redis unreachable: new versions queued for replay');
+      else if (this.debug) this.logger.debug(fields, '[CACHE-PUBLISH]');
+      return !report.degraded;
     } catch (err) {
-      this.logger.error(
-        { err, conversationId: event?.conversationId, users: userIds.length, ms: performance.now() - started },
-        '[CACHE-INVALIDATE] failed',
-      );
+      this.logger.error({ err, conversationId: event?.conversationId, ms: performance.now() - started }, '[CACHE-PUBLISH] failed');
+      return false;
     }
   }
 
-  /** The seed's clearAllConversationCache(): L1 of every instance, and L2. */
+  /** The outbox sweeper's replay: the owed pieces, read again from the database, published. */
+  async republish(owed: OwedPieces): Promise<void> {
+    const updates = await readPieces(this.db, owed.conversationIds, owed.userIds);
+    if (!(await this.publish(updates))) throw new Error('republish could not reach Redis');
+  }
+
+  /** The seed's clearAllConversationCache(): every instance's memory, and Redis. */
   async clear(): Promise<void> {
     await this.engine.clear();
     this.logger.info('[CACHE-CLEAR] conversation-list cache cleared on every instance');
+  }
+
+  /** Where list answers came from: the contract's hits (by level) and misses. */
+  served(): { hits: { l1: number; l2: number }; misses: number } {
+    return { hits: { l1: this.answers.l1, l2: this.answers.l2 }, misses: this.answers.miss };
   }
 
   /** The seed's getCacheStats(), with the contract's names first. */
@@ -153,23 +250,54 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
     const s = this.engine.stats();
     return {
       name: 'conversations-list',
-      memorySize: s.entries,
-      memoryBytes: s.bytes,
+      memorySize: s.entries + this.pages.size,
+      memoryBytes: s.bytes + this.pages.bytes,
       memoryCapacity: s.capacity,
-      hits: s.hits,
-      misses: s.misses,
-      invalidations: s.invalidations,
+      hits: { l1: this.answers.l1, l2: this.answers.l2 },
+      misses: this.answers.miss,
+      invalidations: s.published,
       redis: s.redis,
       bus: s.bus,
       coherent: s.coherent,
       mode: s.mode,
+      pieces: s.entries,
+      pages: this.pages.size,
+      pageBytes: this.pages.bytes,
+      pieceHits: s.hits,
+      pieceMisses: s.misses,
       loads: s.loads,
+      published: s.published,
+      received: s.received,
       staleFillsRefused: s.staleFillsRefused,
       corruptEntries: s.corruptEntries,
-      degradedInvalidations: s.degradedInvalidations,
+      degradedPublishes: s.degradedPublishes,
       pendingReplays: s.pendingReplays,
       breakerOpens: s.breakerOpens,
       l1Flushes: s.l1Flushes,
+      l2BytesWritten: s.l2BytesWritten,
+      l2ValuesWritten: s.l2ValuesWritten,
     };
   }
+}
+
+/** The current state of these pieces, as updates (a conversation that is gone: its tombstone). */
+async function readPieces(db: Transaction | Db, conversationIds: readonly string[], userIds: readonly string[]): Promise<Update[]> {
+  const updates: Update[] = [];
+  if (conversationIds.length > 0) {
+    const rows = await loadConversationStates(db, conversationIds, RECENT_MESSAGES);
+    const found = new Set<string>();
+    for (const r of rows) {
+      const { version, state } = conversationFromRow(r);
+      updates.push({ kind: CONVERSATION, id: r.id, version, value: state });
+      found.add(r.id);
+    }
+    for (const id of conversationIds) if (!found.has(id)) updates.push({ kind: CONVERSATION, id, version: DELETED_VERSION, value: null });
+  }
+  if (userIds.length > 0) {
+    for (const r of await loadMemberStates(db, userIds)) {
+      const { version, state } = memberFromRow(r);
+      updates.push({ kind: MEMBER, id: r.userId, version, value: state });
+    }
+  }
+  return updates;
 }

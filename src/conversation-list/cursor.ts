@@ -1,5 +1,5 @@
 import { validation } from '../errors.js';
-import type { ListCursor } from '../domain/model.js';
+import type { ListCursor } from '../model/model.js';
 
 /** The opaque `nextCursor`: base64url of `[sortAt, id]`. */
 export function encodeCursor(c: ListCursor): string {
@@ -7,7 +7,13 @@ export function encodeCursor(c: ListCursor): string {
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const ID = /^[1-9][0-9]{0,17}$/;
+const ID = /^[1-9][0-9]{0,18}$/;
+const MAX_BIGINT = 9223372036854775807n;
+
+function isInstant(s: string): boolean {
+  const t = Date.parse(s);
+  return Number.isFinite(t) && new Date(t).toISOString() === s;
+}
 
 export function decodeCursor(s: string): ListCursor {
   let parsed: unknown;
@@ -22,7 +28,11 @@ export function decodeCursor(s: string): ListCursor {
     typeof parsed[0] !== 'string' ||
     typeof parsed[1] !== 'string' ||
     !ISO.test(parsed[0]) ||
-    !ID.test(parsed[1])
+    !ID.test(parsed[1]) ||
+    // A real instant (no month 13), and an id a bigint can hold: the cached list compares them as
+    // they are, and the database would refuse them.
+    !isInstant(parsed[0]) ||
+    BigInt(parsed[1]) > MAX_BIGINT
   ) {
     throw validation('before is not a valid cursor');
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ListQuery, Pagination } from '../domain/model.js';
+import type { ListQuery, Pagination } from '../model/model.js';
 import type { ListRows } from '../store/conversation-list.js';
 import { encodeCursor } from './cursor.js';
 

@@ -1,12 +1,18 @@
-import type { ListQuery } from '../domain/model.js';
+import type { ListQuery } from '../model/model.js';
+import { CONVERSATION, MEMBER } from './state.js';
 
 /**
- * Cache addressing. One group per user: invalidating it drops every variant of that user's list at
- * once (no key scan). One field per query variant: every parameter that changes the answer is in it
- * (the seed's key ignored `limit` and served a 20-item page to a client that asked for 50).
+ * Cache addressing. Pieces are `kind:id` (the engine's naming): a conversation's state, a member's
+ * state. A composed page is cached per user and query variant, where every parameter that changes the
+ * answer is in the variant (the seed's key ignored `limit` and served a 20-item page to a client that
+ * asked for 50).
  */
-export function userGroup(userId: string): string {
-  return `u:${userId}`;
+export function conversationPiece(conversationId: string): string {
+  return `${CONVERSATION}:${conversationId}`;
+}
+
+export function memberPiece(userId: string): string {
+  return `${MEMBER}:${userId}`;
 }
 
 export function variantField(q: ListQuery): string {

@@ -1,4 +1,4 @@
-import type { ListQuery } from '../domain/model.js';
+import type { ListQuery } from '../model/model.js';
 
 export type ListOrigin = 'HIT-L1' | 'HIT-L2' | 'MISS' | 'BYPASS';
 
@@ -7,6 +7,8 @@ export interface ListPage {
   body: Buffer;
   etag: string;
   origin: ListOrigin;
+  /** The body gzipped, computed at most once per kept page (absent: compress on the fly, or not at all). */
+  gzip?: () => Buffer;
 }
 
 /**

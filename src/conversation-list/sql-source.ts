@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import type { ListQuery } from '../domain/model.js';
+import type { ListQuery } from '../model/model.js';
 import { queryConversationList } from '../store/conversation-list.js';
 import { encodeListBody, etagOf } from './encode.js';
 import type { ConversationListSource, ListPage } from './source.js';

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { LIMITS } from '../domain/limits.js';
+import { recentlyActiveUserIds } from '../store/users.js';
+import { LIMITS } from '../model/limits.js';
 import type { ConversationListSource } from './source.js';
 
 /**
@@ -16,11 +17,7 @@ export async function warmUp(
 ): Promise<{ users: number; ms: number }> {
   const started = performance.now();
   if (opts.users <= 0) return { users: 0, ms: 0 };
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT user_id::text AS id FROM conversation_members WHERE left_at IS NULL
-     GROUP BY user_id ORDER BY max(sort_at) DESC LIMIT $1`,
-    [opts.users],
-  );
+  const rows = (await recentlyActiveUserIds(db, opts.users)).map((id) => ({ id }));
   const query = { limit: LIMITS.listLimitDefault, offset: 0 };
   const deadline = started + (opts.deadlineMs ?? 60_000);
   let next = 0;

@@ -2,11 +2,12 @@ import type { Db, Queryable } from '../db/index.js';
 import { conflict, forbidden, notFound, validation } from '../errors.js';
 import * as conv from '../store/conversations.js';
 import { queryConversationItem } from '../store/conversation-list.js';
+import { bumpMemberLists } from '../store/list-state.js';
 import { messageInConversation } from '../store/messages.js';
-import { missingUserIds } from '../store/users.js';
+import { lockUsersForMembership } from '../store/users.js';
 import type { WriteKind } from './events.js';
-import { LIMITS } from './limits.js';
-import type { ConversationType } from './model.js';
+import { LIMITS } from '../model/limits.js';
+import type { ConversationType } from '../model/model.js';
 import type { Writer } from './writer.js';
 
 /** A conversation as its viewer sees it: the `ConversationListItem` JSON, built by the store. */
@@ -46,7 +47,7 @@ export class ConversationService {
       }
     }
     return this.writer.write(async (tx) => {
-      const missing = await missingUserIds(tx, others);
+      const missing = await lockUsersForMembership(tx, [userId, ...others]);
       if (missing.length > 0) throw validation(`unknown user id: ${missing.slice(0, 5).join(', ')}`);
       if (input.type === 'direct') return this.createDirect(tx, userId, others[0]!);
       const id = (await conv.insertConversation(tx, {
@@ -59,10 +60,18 @@ export class ConversationService {
         { userId, role: 'admin' },
         ...others.map((o) => ({ userId: o, role: 'member' as const })),
       ]);
+      const members = [userId, ...others];
+      await bumpMemberLists(tx, members);
       const item = (await queryConversationItem(tx, userId, id))!;
       return {
         result: { item, created: true },
-        event: { kind: 'conversation.created', actorId: userId, conversationId: id, affectedUserIds: [userId, ...others] },
+        event: {
+          kind: 'conversation.created',
+          actorId: userId,
+          conversationId: id,
+          affectedUserIds: members,
+          changed: { conversations: [id], memberLists: members },
+        },
       };
     });
   }
@@ -90,12 +99,16 @@ export class ConversationService {
           ]
         : [{ userId, role: 'member' }],
     );
+    await bumpMemberLists(tx, added);
     const item = (await queryConversationItem(tx, userId, id))!;
     const kind: WriteKind = created ? 'conversation.created' : 'member.joined';
     const affected = created ? [userId, other] : added.length > 0 ? await conv.activeMemberIds(tx, id) : [];
     return {
       result: { item, created },
-      event: affected.length > 0 ? { kind, actorId: userId, conversationId: id, affectedUserIds: affected } : null,
+      event:
+        affected.length > 0
+          ? { kind, actorId: userId, conversationId: id, affectedUserIds: affected, changed: { conversations: [id], memberLists: added } }
+          : null,
     };
   }
 
@@ -109,7 +122,16 @@ export class ConversationService {
       await conv.updateConversation(tx, conversationId, { ...patch, title: patch.title?.trim() });
       const affected = await conv.activeMemberIds(tx, conversationId);
       const item = (await queryConversationItem(tx, userId, conversationId))!;
-      return { result: item, event: { kind: 'conversation.updated', actorId: userId, conversationId, affectedUserIds: affected } };
+      return {
+        result: item,
+        event: {
+          kind: 'conversation.updated',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: affected,
+          changed: { conversations: [conversationId], memberLists: [] },
+        },
+      };
     });
   }
 
@@ -120,30 +142,48 @@ export class ConversationService {
       if (m.role !== 'admin') throw forbidden('only an admin can delete the conversation');
       const affected = await conv.activeMemberIds(tx, conversationId);
       await conv.deleteConversation(tx, conversationId);
+      await bumpMemberLists(tx, affected);
       return {
         result: { id: conversationId, deleted: true as const },
-        event: { kind: 'conversation.deleted', actorId: userId, conversationId, affectedUserIds: affected },
+        event: {
+          kind: 'conversation.deleted',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: affected,
+          // The conversation's own state is gone: its cached piece becomes a tombstone.
+          changed: { conversations: [conversationId], memberLists: affected },
+          removedUserIds: affected,
+        },
       };
     });
   }
 
   async addMember(userId: string, conversationId: string, newMemberId: string): Promise<ItemJson> {
     return this.writer.write(async (tx) => {
+      // Before the conversation's lock (lock order: users, then conversations).
+      const unknown = (await lockUsersForMembership(tx, [newMemberId])).length > 0;
       const m = await conv.lockMembership(tx, conversationId, userId);
       if (!m) throw notFound('conversation');
       if (m.type === 'direct') throw forbidden('a direct conversation has exactly two members');
       if (m.role !== 'admin') throw forbidden('only an admin can add members');
-      if ((await missingUserIds(tx, [newMemberId])).length > 0) throw validation(`unknown user id: ${newMemberId}`);
+      if (unknown) throw validation(`unknown user id: ${newMemberId}`);
       const before = await conv.activeMemberIds(tx, conversationId);
       if (before.includes(newMemberId)) throw conflict('already a member');
       if (before.length >= LIMITS.conversationMembersMax) {
         throw validation(`a conversation has at most ${LIMITS.conversationMembersMax} members`);
       }
       await conv.addMembers(tx, conversationId, [{ userId: newMemberId, role: 'member' }]);
+      await bumpMemberLists(tx, [newMemberId]);
       const item = (await queryConversationItem(tx, userId, conversationId))!;
       return {
         result: item,
-        event: { kind: 'member.added', actorId: userId, conversationId, affectedUserIds: [...before, newMemberId] },
+        event: {
+          kind: 'member.added',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: [...before, newMemberId],
+          changed: { conversations: [conversationId], memberLists: [newMemberId] },
+        },
       };
     });
   }
@@ -162,16 +202,25 @@ export class ConversationService {
       if (!before.includes(memberId)) throw notFound('member');
       await conv.removeMember(tx, conversationId, memberId);
       if (m.type !== 'direct') await conv.ensureAdmin(tx, conversationId);
+      await bumpMemberLists(tx, [memberId]);
       return {
         result: { conversationId, userId: memberId, removed: true as const },
         // The one who left is affected too: the conversation leaves their list.
-        event: { kind: leaving ? 'member.left' : 'member.removed', actorId: userId, conversationId, affectedUserIds: before },
+        event: {
+          kind: leaving ? 'member.left' : 'member.removed',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: before,
+          changed: { conversations: [conversationId], memberLists: [memberId] },
+          removedUserIds: [memberId],
+        },
       };
     });
   }
 
   async join(userId: string, conversationId: string): Promise<ItemJson> {
     return this.writer.write(async (tx) => {
+      await lockUsersForMembership(tx, [userId]);
       const c = await conv.lockConversation(tx, conversationId);
       // Not public, or not there at all: the same 404, so that ids of private conversations do not leak.
       if (!c || c.type !== 'public') throw notFound('conversation');
@@ -181,10 +230,17 @@ export class ConversationService {
         throw validation(`a conversation has at most ${LIMITS.conversationMembersMax} members`);
       }
       await conv.addMembers(tx, conversationId, [{ userId, role: 'member' }]);
+      await bumpMemberLists(tx, [userId]);
       const item = (await queryConversationItem(tx, userId, conversationId))!;
       return {
         result: item,
-        event: { kind: 'member.joined', actorId: userId, conversationId, affectedUserIds: [...before, userId] },
+        event: {
+          kind: 'member.joined',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: [...before, userId],
+          changed: { conversations: [conversationId], memberLists: [userId] },
+        },
       };
     });
   }
@@ -198,8 +254,18 @@ export class ConversationService {
         if (!(await messageInConversation(tx, conversationId, messageId))) throw notFound('message');
       }
       await conv.markRead(tx, conversationId, userId, messageId);
+      await bumpMemberLists(tx, [userId]);
       const item = (await queryConversationItem(tx, userId, conversationId))!;
-      return { result: item, event: { kind: 'conversation.read', actorId: userId, conversationId, affectedUserIds: [userId] } };
+      return {
+        result: item,
+        event: {
+          kind: 'conversation.read',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: [userId],
+          changed: { conversations: [], memberLists: [userId] },
+        },
+      };
     });
   }
 }

@@ -1,8 +1,9 @@
 import type { Transaction } from '../db/index.js';
+import type { Message } from '../model/model.js';
 
 /**
  * What a write changed, and whose conversation lists it touches. Every write of the domain produces
- * exactly one of these; the conversation-list cache subscribes to them and nothing else.
+ * exactly one of these; the conversation-list cache and the push subscribe to them and nothing else.
  */
 export type WriteKind =
   | 'user.registered'
@@ -25,22 +26,27 @@ export interface WriteEvent {
   conversationId: string | null;
   /** Every user whose conversation list may differ after this write (including members who just left). */
   affectedUserIds: readonly string[];
+  /**
+   * The pieces of list state whose version the write bumped (see src/store/list-state.ts):
+   * conversations whose shared state changed, users whose memberships or read markers changed.
+   */
+  changed: { conversations: readonly string[]; memberLists: readonly string[] };
+  /** Users whose list the conversation left (a removal, a leave, a deleted conversation). */
+  removedUserIds?: readonly string[];
+  /** The message a `message.*` write created or edited (deleted: only its id). */
+  message?: Message;
+  messageId?: string;
 }
 
-export interface WriteSubscriber {
-  /**
-   * Called, not awaited, as soon as the write knows whose lists it will touch — before its statements
-   * have all run and committed — so that work such as a cache invalidation overlaps the transaction.
-   * Its return value comes back in `afterCommit` or `afterAbort`.
-   */
-  begin?(affectedUserIds: readonly string[]): unknown;
-  /** Runs inside the write's transaction, before commit (for example, an outbox row); `begun` as below. */
-  inTransaction?(tx: Transaction, event: WriteEvent, begun: unknown): Promise<unknown>;
+/**
+ * A party to every write. `T` is what it carries from inside the transaction to after the commit.
+ */
+export interface WriteSubscriber<T = unknown> {
+  /** Runs inside the write's transaction, after the write's own statements, before commit. */
+  inTransaction?(tx: Transaction, event: WriteEvent): Promise<T>;
   /**
    * Runs after commit; the write does not answer until it has resolved. It must not throw for a cache
    * fault: the write is already durable.
    */
-  afterCommit?(event: WriteEvent, tokens: { begun: unknown; recorded: unknown }): Promise<void>;
-  /** The write begun did not commit, or changed nobody's list after all. Must not throw. */
-  afterAbort?(begun: unknown): void;
+  afterCommit?(event: WriteEvent, carried: T | undefined): Promise<void>;
 }

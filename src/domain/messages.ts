@@ -1,9 +1,10 @@
 import type { Db } from '../db/index.js';
 import { forbidden, notFound, validation } from '../errors.js';
 import * as conv from '../store/conversations.js';
+import { bumpMemberLists } from '../store/list-state.js';
 import * as messages from '../store/messages.js';
-import { LIMITS } from './limits.js';
-import type { Message } from './model.js';
+import { LIMITS } from '../model/limits.js';
+import type { Message } from '../model/model.js';
 import type { Writer } from './writer.js';
 
 /** Content is trimmed; 1–4000 characters (code points) remain. */
@@ -33,20 +34,20 @@ export class MessageService {
 
   async post(userId: string, conversationId: string, input: { content: string; replyToId?: string | undefined }): Promise<Message> {
     const content = cleanContent(input.content);
-    return this.writer.write(async (tx, w) => {
+    return this.writer.write(async (tx) => {
       const m = await conv.lockMembership(tx, conversationId, userId);
       if (!m) throw notFound('conversation');
+      let rejoined: string[] = [];
       if (m.type === 'direct' && m.memberCount < 2) {
         // The other side had left (hidden) the direct conversation: a new message brings it back to
-        // their list, with this message unread. Their list is invalidated with the others'.
-        await conv.addMembers(tx, conversationId, (await conv.allMemberIds(tx, conversationId)).map((id) => ({ userId: id, role: 'member' as const })));
+        // their list, with this message unread.
+        rejoined = await conv.addMembers(tx, conversationId, (await conv.allMemberIds(tx, conversationId)).map((id) => ({ userId: id, role: 'member' as const })));
+        await bumpMemberLists(tx, rejoined);
       }
       // A statement of its own, after the lock: it sees every membership change committed before
       // (one in the lock's own statement would be judged on the snapshot from before the lock wait),
-      // and the lock keeps the set as it is until commit. Known before the insert, these lists'
-      // invalidation runs while the insert and the COMMIT do.
+      // and the lock keeps the set as it is until commit.
       const affected = await conv.activeMemberIds(tx, conversationId);
-      w.affects(affected);
       if (input.replyToId !== undefined && !(await messages.findLiveMessage(tx, conversationId, input.replyToId))) {
         throw validation('replyToId is not a message of this conversation');
       }
@@ -56,7 +57,17 @@ export class MessageService {
         content,
         replyToId: input.replyToId ?? null,
       });
-      return { result: message, event: { kind: 'message.created', actorId: userId, conversationId, affectedUserIds: affected } };
+      return {
+        result: message,
+        event: {
+          kind: 'message.created',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: affected,
+          changed: { conversations: [conversationId], memberLists: rejoined },
+          message,
+        },
+      };
     });
   }
 
@@ -68,10 +79,21 @@ export class MessageService {
       const found = await messages.findLiveMessage(tx, conversationId, messageId);
       if (!found) throw notFound('message');
       if (found.senderId !== userId) throw forbidden('only the author can edit a message');
-      const message = await messages.updateMessageContent(tx, messageId, content);
-      // Only the last message shows in lists: editing an older one changes nobody's list.
-      const affected = m.lastMessageId === messageId ? await conv.activeMemberIds(tx, conversationId) : [];
-      return { result: message, event: { kind: 'message.edited', actorId: userId, conversationId, affectedUserIds: affected } };
+      const message = await messages.updateMessageContent(tx, conversationId, messageId, content);
+      // Only the last message shows in lists: editing an older one changes nobody's list (but the
+      // message itself still goes to the conversation's connected members).
+      const last = m.lastMessageId === messageId;
+      return {
+        result: message,
+        event: {
+          kind: 'message.edited',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: await conv.activeMemberIds(tx, conversationId),
+          changed: { conversations: last ? [conversationId] : [], memberLists: [] },
+          message,
+        },
+      };
     });
   }
 
@@ -89,7 +111,14 @@ export class MessageService {
       const affected = await conv.activeMemberIds(tx, conversationId);
       return {
         result: { messageId, deleted: true as const },
-        event: { kind: 'message.deleted', actorId: userId, conversationId, affectedUserIds: affected },
+        event: {
+          kind: 'message.deleted',
+          actorId: userId,
+          conversationId,
+          affectedUserIds: affected,
+          changed: { conversations: [conversationId], memberLists: [] },
+          messageId,
+        },
       };
     });
   }

@@ -1,9 +1,10 @@
 import type { Db } from '../db/index.js';
 import { conflict, notFound, unauthorized } from '../errors.js';
+import { bumpConversationsShowing } from '../store/list-state.js';
 import * as users from '../store/users.js';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './auth/passwords.js';
 import type { TokenService } from './auth/tokens.js';
-import type { User } from './model.js';
+import type { User } from '../model/model.js';
 import type { Writer } from './writer.js';
 
 export interface AuthResult {
@@ -30,7 +31,10 @@ export class UserService {
       });
       if (!created) throw conflict('username is taken');
       // A new user is in nobody's list yet.
-      return { result: created, event: { kind: 'user.registered', actorId: created.id, conversationId: null, affectedUserIds: [] } };
+      return {
+        result: created,
+        event: { kind: 'user.registered', actorId: created.id, conversationId: null, affectedUserIds: [], changed: { conversations: [], memberLists: [] } },
+      };
     });
     return { user, token: this.tokens.sign({ sub: user.id, username: user.username }) };
   }
@@ -63,8 +67,18 @@ export class UserService {
     return this.writer.write(async (tx) => {
       const user = await users.updateUserProfile(tx, userId, { ...patch, displayName: patch.displayName?.trim() });
       if (!user) throw notFound('user');
+      const showing = await bumpConversationsShowing(tx, userId);
       const affected = await users.coMemberIds(tx, userId);
-      return { result: user, event: { kind: 'user.updated', actorId: userId, conversationId: null, affectedUserIds: affected } };
+      return {
+        result: user,
+        event: {
+          kind: 'user.updated',
+          actorId: userId,
+          conversationId: null,
+          affectedUserIds: affected,
+          changed: { conversations: showing, memberLists: [] },
+        },
+      };
     });
   }
 

@@ -1,7 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { LIMITS } from '../domain/limits.js';
+import { LIMITS } from '../model/limits.js';
 import { lazyChildLogger } from '../observability/logger.js';
 import type { HttpContext } from './context.js';
+import { adminScope, authenticatedScope, publicScope } from './plugins/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBody } from './plugins/json-body.js';
 import { installOpenApi } from './plugins/openapi.js';
@@ -66,13 +67,24 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
   await installOpenApi(app);
   await installRateLimit(app, ctx.config.rateLimitPerMinute);
 
-  metricsRoutes(app, ctx.metrics);
-  healthRoutes(app, ctx);
-  authRoutes(app, ctx);
-  userRoutes(app, ctx);
-  conversationRoutes(app, ctx);
-  memberRoutes(app, ctx);
-  messageRoutes(app, ctx);
-  adminRoutes(app, ctx);
+  // Authentication is attached per scope (encapsulated plugin contexts), never per route: a route is
+  // authenticated, and documented so, by the scope it is registered in.
+  await app.register(async (open) => {
+    publicScope(open);
+    metricsRoutes(open, ctx.metrics);
+    healthRoutes(open, ctx);
+    authRoutes(open, ctx);
+  });
+  await app.register(async (api) => {
+    authenticatedScope(api, ctx.tokens);
+    userRoutes(api, ctx);
+    conversationRoutes(api, ctx);
+    memberRoutes(api, ctx);
+    messageRoutes(api, ctx);
+    await api.register(async (admin) => {
+      adminScope(admin, ctx.users);
+      adminRoutes(admin, ctx);
+    });
+  });
   return app;
 }

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CacheEngine } from '../cache/engine/index.js';
+import type { Engine } from '../cache/engine/index.js';
 import { FastHistogram } from './fast-histogram.js';
 
 /**
@@ -10,7 +10,8 @@ import { FastHistogram } from './fast-histogram.js';
 export interface Metrics {
   registry: Registry;
   httpDuration: FastHistogram<'method' | 'route' | 'status_code'>;
-  attachCache(engine: CacheEngine): void;
+  /** `served`: where list answers came from (X-Cache), counted by the conversation list. */
+  attachCache(engine: Engine, served: () => { hits: { l1: number; l2: number }; misses: number }): void;
 }
 
 export function createMetrics(): Metrics {
@@ -27,7 +28,7 @@ export function createMetrics(): Metrics {
   return {
     registry,
     httpDuration,
-    attachCache(engine) {
+    attachCache(engine, served) {
       const stats = () => engine.stats();
       /** A counter that mirrors a monotonic number kept by the engine. */
       const mirror = (name: string, help: string, read: () => number) => {
@@ -45,22 +46,23 @@ export function createMetrics(): Metrics {
       };
       new Counter({
         name: 'cache_hits_total',
-        help: 'Conversation-list cache hits by level',
+        help: 'Conversation-list answers from memory (l1) or with pieces from Redis (l2), without a database query',
         labelNames: ['level'] as const,
         registers: [registry],
         collect() {
-          const s = stats();
+          const s = served();
           this.reset();
           this.inc({ level: 'l1' }, s.hits.l1);
           this.inc({ level: 'l2' }, s.hits.l2);
         },
       });
-      mirror('cache_misses_total', 'Conversation-list cache misses', () => stats().misses);
-      mirror('cache_loads_total', 'Loads from the database after a miss', () => stats().loads);
-      mirror('cache_invalidations_total', 'User lists invalidated', () => stats().invalidations);
-      mirror('cache_stale_fills_refused_total', 'Loads not stored because an invalidation overtook them', () => stats().staleFillsRefused);
+      mirror('cache_misses_total', 'Conversation-list answers that read the database', () => served().misses);
+      mirror('cache_loads_total', 'Loads of list state from the database', () => stats().loads);
+      mirror('cache_pieces_published_total', 'Pieces of list state whose new version this instance installed everywhere', () => stats().published);
+      mirror('cache_pieces_received_total', 'Pieces of list state received from other instances', () => stats().received);
+      mirror('cache_stale_fills_refused_total', 'Loads not stored because a newer version was already there', () => stats().staleFillsRefused);
       mirror('cache_breaker_opens_total', 'Times the Redis circuit breaker opened', () => stats().breakerOpens);
-      mirror('cache_degraded_invalidations_total', 'Invalidations that could not reach Redis', () => stats().degradedInvalidations);
+      mirror('cache_degraded_publishes_total', 'Publications that could not reach Redis (queued for replay)', () => stats().degradedPublishes);
       mirror('cache_l1_flushes_total', 'L1 flushes after coherence was lost and regained', () => stats().l1Flushes);
       const gauge = (name: string, help: string, read: () => number) =>
         new Gauge({
@@ -75,17 +77,17 @@ export function createMetrics(): Metrics {
       gauge('cache_l1_bytes', 'Bytes held by the in-process cache', () => stats().bytes);
       gauge('cache_l1_capacity_bytes', 'Byte budget of the in-process cache', () => stats().capacity);
       gauge('cache_redis_up', '1 when Redis answers, 0 when down, -1 when not configured', () => linkValue(stats().redis));
-      gauge('cache_bus_up', '1 when the invalidation bus is connected, 0 when down, -1 when not configured', () => linkValue(stats().bus));
+      gauge('cache_bus_up', '1 when the bus is connected, 0 when down, -1 when not configured', () => linkValue(stats().bus));
       gauge('cache_coherent', '1 when this instance may serve from its memory', () => (stats().coherent ? 1 : 0));
-      const invalidationDuration = new Histogram({
-        name: 'cache_invalidation_duration_seconds',
-        help: 'Time for an invalidation to take effect everywhere (local, L2, other instances)',
+      const publishDuration = new Histogram({
+        name: 'cache_publish_duration_seconds',
+        help: 'Time for a write\'s new list state to be served everywhere (local, L2, other instances)',
         labelNames: ['degraded'] as const,
         buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
         registers: [registry],
       });
-      engine.events.on('invalidate', ({ ms, degraded }) =>
-        invalidationDuration.observe({ degraded: degraded ? 'true' : 'false' }, ms / 1000),
+      engine.events.on('publish', ({ ms, degraded }) =>
+        publishDuration.observe({ degraded: degraded ? 'true' : 'false' }, ms / 1000),
       );
     },
   };

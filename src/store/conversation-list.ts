@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/index.js';
-import type { ListCursor, ListQuery } from '../domain/model.js';
+import type { ListCursor, ListQuery } from '../model/model.js';
 
 /**
  * The conversation list: one statement, one round trip, whatever the page size.
@@ -102,13 +102,44 @@ function totalSql(f: Filters): string {
  * `iso(t)` of 002_iso.sql, expanded here: the planner would otherwise inline the SQL function anew at each
  * of the item's nine call sites on every execution (parse + analyse of its body each time).
  */
-const iso = (t: string) => `to_char((${t}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const iso = (t: string) => `to_char((${t}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * The JSON of one item as `viewer` ($1) sees it; `p` is the viewer's membership row, `c` the conversation.
  * Everything beyond the conversation row is a correlated subquery that reads a bounded index range
  * (the direct peer, the 5 oldest active members, the last message, the unread tail): the outer join
  * tree stays p ⋈ c, which keeps planning cheap; subqueries keep no joins of their own for the same reason.
+ */
+/** The 5 oldest active members of `c`, as the item's `members` array (shared with the cached list state). */
+export const MEMBERS_JSON = `(
+      -- Aggregated straight off the ordered Limit (no join, no grouping in between): json_agg keeps its
+      -- order, without the per-row sort that json_agg(... ORDER BY ...) would run for every item.
+      SELECT coalesce(json_agg(mp.j), '[]'::json) FROM (
+        SELECT json_build_object(
+            'userId', m5.user_id::text, 'role', m5.role, 'joinedAt', ${iso('m5.joined_at')},
+            'user', (SELECT json_build_object('id', mu.id::text, 'username', mu.username,
+                                              'displayName', mu.display_name, 'avatar', mu.avatar)
+                     FROM users mu WHERE mu.id = m5.user_id)) AS j
+        FROM conversation_members m5
+        WHERE m5.conversation_id = c.id AND m5.left_at IS NULL
+        ORDER BY m5.joined_at, m5.user_id LIMIT 5) mp)`;
+
+/** The last live message of `c` with its sender, or NULL (shared with the cached list state). */
+export const LAST_MESSAGE_JSON = `(
+      SELECT json_build_object(
+          'id', lm.id::text, 'content', lm.content, 'senderId', lm.sender_id::text,
+          'sender', (SELECT json_build_object('id', su.id::text, 'username', su.username,
+                                              'displayName', su.display_name, 'avatar', su.avatar)
+                     FROM users su WHERE su.id = lm.sender_id),
+          'createdAt', ${iso('lm.created_at')}, 'editedAt', ${iso('lm.edited_at')})
+      FROM messages lm WHERE lm.id = c.last_message_id AND lm.deleted_at IS NULL)`;
+
+/**
+ * The JSON of one item as `viewer` ($1) sees it; `p` is the viewer's membership row, `c` the conversation.
+ * Everything beyond the conversation row is a correlated subquery that reads a bounded index range
+ * (the direct peer, the 5 oldest active members, the last message, the unread tail): the outer join
+ * tree stays p ⋈ c, which keeps planning cheap; subqueries keep no joins of their own for the same reason.
+ * The cached list (src/conversation-list/compose.ts) writes the same bytes from cached state.
  */
 const ITEM_JSON = `json_build_object(
     'id', c.id::text,
@@ -121,26 +152,8 @@ const ITEM_JSON = `json_build_object(
       ELSE c.title END,
     'avatar', c.avatar,
     'memberCount', c.member_count,
-    'members', (
-      -- Aggregated straight off the ordered Limit (no join, no grouping in between): json_agg keeps its
-      -- order, without the per-row sort that json_agg(... ORDER BY ...) would run for every item.
-      SELECT coalesce(json_agg(mp.j), '[]'::json) FROM (
-        SELECT json_build_object(
-            'userId', m5.user_id::text, 'role', m5.role, 'joinedAt', ${iso('m5.joined_at')},
-            'user', (SELECT json_build_object('id', mu.id::text, 'username', mu.username,
-                                              'displayName', mu.display_name, 'avatar', mu.avatar)
-                     FROM users mu WHERE mu.id = m5.user_id)) AS j
-        FROM conversation_members m5
-        WHERE m5.conversation_id = c.id AND m5.left_at IS NULL
-        ORDER BY m5.joined_at, m5.user_id LIMIT 5) mp),
-    'lastMessage', (
-      SELECT json_build_object(
-          'id', lm.id::text, 'content', lm.content, 'senderId', lm.sender_id::text,
-          'sender', (SELECT json_build_object('id', su.id::text, 'username', su.username,
-                                              'displayName', su.display_name, 'avatar', su.avatar)
-                     FROM users su WHERE su.id = lm.sender_id),
-          'createdAt', ${iso('lm.created_at')}, 'editedAt', ${iso('lm.edited_at')})
-      FROM messages lm WHERE lm.id = c.last_message_id AND lm.deleted_at IS NULL),
+    'members', ${MEMBERS_JSON},
+    'lastMessage', ${LAST_MESSAGE_JSON},
     'lastMessageAt', ${iso('c.last_message_at')},
     'unreadCount', (
       SELECT count(*)::int FROM messages um

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/index.js';
-import type { ConversationType, MemberRole } from '../domain/model.js';
+import type { ConversationType, MemberRole } from '../model/model.js';
 
 export interface ConversationRow {
   id: string;
@@ -126,8 +126,8 @@ export async function addMembers(
        WHERE m.left_at IS NOT NULL
        RETURNING user_id),
      counted AS (
-       UPDATE conversations SET member_count = member_count + (SELECT count(*) FROM upserted)
-       WHERE id = $1)
+       UPDATE conversations SET member_count = member_count + (SELECT count(*) FROM upserted), version = version + 1
+       WHERE id = $1 AND EXISTS (SELECT 1 FROM upserted))
      SELECT user_id::text AS id FROM upserted`,
     [conversationId, members.map((m) => m.userId), members.map((m) => m.role)],
   );
@@ -141,7 +141,7 @@ export async function removeMember(db: Queryable, conversationId: string, userId
        UPDATE conversation_members SET left_at = date_trunc('milliseconds', clock_timestamp())
        WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL RETURNING 1)
      UPDATE conversations SET member_count = member_count - (SELECT count(*) FROM gone),
-       updated_at = date_trunc('milliseconds', clock_timestamp())
+       updated_at = date_trunc('milliseconds', clock_timestamp()), version = version + 1
      WHERE id = $1 AND EXISTS (SELECT 1 FROM gone)`,
     [conversationId, userId],
   );
@@ -151,12 +151,15 @@ export async function removeMember(db: Queryable, conversationId: string, userId
 /** A group left without an admin gets its oldest remaining member as admin. */
 export async function ensureAdmin(db: Queryable, conversationId: string): Promise<void> {
   await db.query(
-    `UPDATE conversation_members SET role = 'admin'
-     WHERE conversation_id = $1 AND user_id = (
-       SELECT user_id FROM conversation_members WHERE conversation_id = $1 AND left_at IS NULL
-       ORDER BY joined_at, user_id LIMIT 1)
-     AND NOT EXISTS (SELECT 1 FROM conversation_members
-                     WHERE conversation_id = $1 AND left_at IS NULL AND role = 'admin')`,
+    `WITH promoted AS (
+       UPDATE conversation_members SET role = 'admin'
+       WHERE conversation_id = $1 AND user_id = (
+         SELECT user_id FROM conversation_members WHERE conversation_id = $1 AND left_at IS NULL
+         ORDER BY joined_at, user_id LIMIT 1)
+       AND NOT EXISTS (SELECT 1 FROM conversation_members
+                       WHERE conversation_id = $1 AND left_at IS NULL AND role = 'admin')
+       RETURNING 1)
+     UPDATE conversations SET version = version + 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM promoted)`,
     [conversationId],
   );
 }
@@ -178,7 +181,7 @@ export async function updateConversation(
     `UPDATE conversations SET
        title = CASE WHEN $2::boolean THEN $3 ELSE title END,
        avatar = CASE WHEN $4::boolean THEN $5 ELSE avatar END,
-       updated_at = date_trunc('milliseconds', clock_timestamp())
+       updated_at = date_trunc('milliseconds', clock_timestamp()), version = version + 1
      WHERE id = $1`,
     [id, patch.title !== undefined, patch.title ?? null, patch.avatar !== undefined, patch.avatar ?? null],
   );

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/index.js';
-import type { Message } from '../domain/model.js';
+import type { Message } from '../model/model.js';
 
 const MESSAGE_JSON = `m.id::text AS id, m.conversation_id::text AS "conversationId", m.sender_id::text AS "senderId",
   json_build_object('id', u.id::text, 'username', u.username, 'displayName', u.display_name, 'avatar', u.avatar) AS sender,
@@ -40,42 +40,50 @@ export async function insertMessage(
        INSERT INTO messages (conversation_id, sender_id, content, reply_to_id) VALUES ($1, $2, $3, $4)
        RETURNING id, created_at),
      conv AS (
-       UPDATE conversations c SET last_message_id = ins.id, last_message_at = ins.created_at
+       UPDATE conversations c SET last_message_id = ins.id, last_message_at = ins.created_at, version = c.version + 1
        FROM ins WHERE c.id = $1),
      members AS (
        UPDATE conversation_members cm SET sort_at = ins.created_at
-       FROM ins WHERE cm.conversation_id = $1 AND cm.left_at IS NULL AND cm.sort_at < ins.created_at)
+       FROM ins WHERE cm.conversation_id = $1 AND cm.left_at IS NULL)
      SELECT id::text AS id FROM ins`,
     [m.conversationId, m.senderId, m.content, m.replyToId],
   );
   return selectMessage(db, rows[0]!.id);
 }
 
-export async function updateMessageContent(db: Queryable, id: string, content: string): Promise<Message> {
+/** Edits a message; the conversation's list state changes (a new version) only when it is the last message. */
+export async function updateMessageContent(db: Queryable, conversationId: string, id: string, content: string): Promise<Message> {
   await db.query(
-    `UPDATE messages SET content = $2, edited_at = date_trunc('milliseconds', clock_timestamp()) WHERE id = $1`,
-    [id, content],
+    `WITH edited AS (
+       UPDATE messages SET content = $3, edited_at = date_trunc('milliseconds', clock_timestamp()) WHERE id = $2)
+     UPDATE conversations SET version = version + 1 WHERE id = $1 AND last_message_id = $2`,
+    [conversationId, id, content],
   );
   return selectMessage(db, id);
 }
 
 /**
  * Soft-deletes a message. When it was the conversation's last message, the previous live one
- * becomes the last message and the members' sort keys move back with it.
+ * becomes the last message and the members' sort keys move back with it. Every deletion is a new
+ * version of the conversation's list state (its recent messages and unread counts change).
  */
 export async function softDeleteMessage(db: Queryable, conversationId: string, id: string): Promise<void> {
   await db.query(`UPDATE messages SET deleted_at = clock_timestamp() WHERE id = $1`, [id]);
   await db.query(
-    `WITH prev AS (
+    `WITH old AS (SELECT last_message_id = $2 AS was_last FROM conversations WHERE id = $1),
+     prev AS (
        SELECT (SELECT m.id FROM messages m WHERE m.conversation_id = $1 AND m.deleted_at IS NULL
                ORDER BY m.id DESC LIMIT 1) AS id),
      conv AS (
-       UPDATE conversations c SET last_message_id = prev.id,
-         last_message_at = (SELECT created_at FROM messages WHERE id = prev.id)
-       FROM prev WHERE c.id = $1 AND c.last_message_id = $2
-       RETURNING coalesce(c.last_message_at, c.created_at) AS sort_at)
+       UPDATE conversations c SET
+         last_message_id = CASE WHEN old.was_last THEN prev.id ELSE c.last_message_id END,
+         last_message_at = CASE WHEN old.was_last THEN (SELECT created_at FROM messages WHERE id = prev.id)
+                                ELSE c.last_message_at END,
+         version = c.version + 1, deleted_count = c.deleted_count + 1
+       FROM prev, old WHERE c.id = $1
+       RETURNING coalesce(c.last_message_at, c.created_at) AS sort_at, old.was_last)
      UPDATE conversation_members cm SET sort_at = conv.sort_at
-     FROM conv WHERE cm.conversation_id = $1 AND cm.left_at IS NULL`,
+     FROM conv WHERE conv.was_last AND cm.conversation_id = $1 AND cm.left_at IS NULL`,
     [conversationId, id],
   );
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/index.js';
-import type { User } from '../domain/model.js';
+import type { User } from '../model/model.js';
 
 const USER_COLUMNS = `id::text AS id, username, display_name AS "displayName", avatar, iso(created_at) AS "createdAt"`;
 
@@ -48,14 +48,21 @@ export async function updateUserProfile(
   return rows[0] ?? null;
 }
 
-/** Ids among `ids` that do not exist. */
-export async function missingUserIds(db: Queryable, ids: readonly string[]): Promise<string[]> {
+/**
+ * Locks these users' rows (FOR SHARE, in id order) for a write that gives them a new membership, and
+ * returns the ids among them that do not exist. The lock conflicts with a profile change of one of
+ * them: either the profile change commits first (and this write reads the new name into the
+ * conversation's state), or it waits for this one (and then sees the new membership among the
+ * conversations whose state shows the name, see bumpConversationsShowing). Taken before any
+ * conversation row, as a profile change takes its user row before the conversations'.
+ */
+export async function lockUsersForMembership(db: Queryable, ids: readonly string[]): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `SELECT x.id::text AS id FROM unnest($1::bigint[]) AS x(id)
-     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.id)`,
+    `SELECT id::text AS id FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR SHARE`,
     [ids],
   );
-  return rows.map((r) => r.id);
+  const found = new Set(rows.map((r) => r.id));
+  return [...new Set(ids)].filter((id) => !found.has(id));
 }
 
 /**
@@ -74,6 +81,16 @@ export async function coMemberIds(db: Queryable, userId: string): Promise<string
      FROM convs JOIN conversation_members o ON o.conversation_id = convs.conversation_id AND o.left_at IS NULL
      UNION SELECT $1::bigint::text`,
     [userId],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** The users whose lists changed most recently (by their newest conversation activity), newest first. */
+export async function recentlyActiveUserIds(db: Queryable, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT user_id::text AS id FROM conversation_members WHERE left_at IS NULL
+     GROUP BY user_id ORDER BY max(sort_at) DESC LIMIT $1`,
+    [limit],
   );
   return rows.map((r) => r.id);
 }

@@ -1,8 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { userGroup } from '../../src/conversation-list/keys.js';
-import { InvalidationOutbox } from '../../src/conversation-list/outbox.js';
-import { coMemberIds } from '../../src/store/users.js';
+import { PublicationOutbox } from '../../src/conversation-list/outbox.js';
+import { bumpConversationsShowing } from '../../src/store/list-state.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { createGroup, postMessage, readUntilHit, registerUsers, type TestUser } from '../helpers/fixtures.js';
 import { captureLogs } from '../helpers/logs.js';
@@ -11,11 +10,12 @@ import { SHARED_REDIS_URL } from '../helpers/redis.js';
 const LIST = '/api/v1/conversations';
 
 /**
- * The invalidation outbox: a process that dies between its commit and its invalidation leaves a row,
- * and another instance replays it, so a crash cannot leave a stale list cached until the TTL.
- * "Dies after commit" is reproduced exactly: a change committed with its outbox row, and no invalidation.
+ * The publication outbox: a process that dies between its commit and the publication of the new list
+ * state leaves a row, and another instance replays it, so a crash cannot leave an old version cached
+ * until the TTL. "Dies after commit" is reproduced exactly: a change committed (with its versions bumped,
+ * as the domain does) with its outbox row, and no publication.
  */
-describe('invalidation outbox: an instance that died between commit and invalidation', () => {
+describe('publication outbox: an instance that died between commit and publication', () => {
   let cluster: Cluster;
   let alice: TestUser, bob: TestUser;
   let group: any;
@@ -39,7 +39,8 @@ describe('invalidation outbox: an instance that died between commit and invalida
   const rename = (name: string, withOutboxRow: boolean) =>
     cluster.database.db.transaction(async (tx) => {
       await tx.query('UPDATE users SET display_name = $2 WHERE id = $1', [alice.id, name]);
-      if (withOutboxRow) await new InvalidationOutbox(cluster.database.db, logs.logger).record(tx, await coMemberIds(tx, alice.id));
+      const conversationIds = await bumpConversationsShowing(tx, alice.id);
+      if (withOutboxRow) new PublicationOutbox(cluster.database.db, logs.logger).record(tx, { userIds: [], conversationIds });
     });
   const senderName = async (i: number) => {
     const res = await cluster.instances[i]!.api.get(LIST, bob.token);
@@ -47,11 +48,11 @@ describe('invalidation outbox: an instance that died between commit and invalida
   };
   const outboxRows = async () => Number((await cluster.database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM cache_invalidations')).rows[0]!.n);
 
-  /** Whether Bob's lists are stored in L2 (Redis): what survives any instance's restart or lapse. */
-  const bobInL2 = async () => {
+  /** The group's state as stored in L2 (Redis): what survives any instance's restart or lapse. */
+  const groupInL2 = async (): Promise<string | null> => {
     const redis = new Redis(SHARED_REDIS_URL);
     try {
-      return (await redis.exists(`${cluster.env.CACHE_NAMESPACE}:cl:{u:${bob.id}}:e`)) === 1;
+      return await redis.hget(`${cluster.env.CACHE_NAMESPACE}:cl5:{c:${group.id}}`, 'v');
     } finally {
       redis.disconnect();
     }
@@ -64,17 +65,19 @@ describe('invalidation outbox: an instance that died between commit and invalida
     expect(await outboxRows()).toBe(0);
   }
 
-  it('without an outbox row the stale list would stay cached (the control: what the outbox prevents)', async () => {
+  it('without an outbox row the old version would stay cached (the control: what the outbox prevents)', async () => {
     await noRowsLeft();
     await primeBob();
-    expect(await bobInL2()).toBe(true);
+    const stored = await groupInL2();
+    expect(stored).not.toBeNull();
     await rename('Alice Unannounced', false);
     await new Promise((r) => setTimeout(r, 1200)); // past several sweeps (every 60 ms) and the replay delay (300 ms)
-    // Still stored in Redis, with the old name, for the TTL (a day): nothing else would ever drop it.
-    expect(await bobInL2()).toBe(true);
+    // Still stored in Redis at the old version, for the TTL (a day), and served: nothing else would replace it.
+    expect(await groupInL2()).toBe(stored);
+    expect((await senderName(0)).name).not.toBe('Alice Unannounced');
     // Put things right for the next test.
-    await cluster.instances[0]!.gw.listCache!.invalidateUsers([bob.id]);
-    expect(await bobInL2()).toBe(false);
+    await cluster.instances[0]!.gw.listCache!.republish({ userIds: [], conversationIds: [group.id] });
+    expect(Number(await groupInL2())).toBeGreaterThan(Number(stored));
   });
 
   it('with the row committed alongside, another instance replays it: every instance serves the change', async () => {
@@ -89,41 +92,11 @@ describe('invalidation outbox: an instance that died between commit and invalida
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(seen.map((s) => s.name)).toEqual(['Alice Recovered', 'Alice Recovered']);
-    // Dropped from Redis too (or stored again since, with the new name, as the reads above show).
     expect(await outboxRows()).toBe(0);
-    expect(logs.text()).toContain('[CACHE-OUTBOX] replayed orphaned invalidations');
+    expect(logs.text()).toContain('[CACHE-OUTBOX] replayed orphaned publications');
   });
 
-  it('a write whose hold is already in Redis before its commit needs no row; one whose hold is not, does', async () => {
-    await noRowsLeft();
-    const cache = cluster.instances[0]!.gw.listCache!;
-    const event = { kind: 'user.updated' as const, actorId: alice.id, conversationId: null, affectedUserIds: [alice.id, bob.id] };
-    const write = async (waitForHold: boolean) => {
-      let hold!: ReturnType<typeof cache.begin>;
-      const recorded = await cluster.database.db.transaction(async (tx) => {
-        // Begun inside the transaction, with no wait before inTransaction() unless asked for.
-        hold = cache.begin(event.affectedUserIds);
-        if (waitForHold) {
-          const deadline = Date.now() + 5000;
-          while (!hold.inRedis(event.affectedUserIds.map(userGroup)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-        }
-        return cache.inTransaction(tx, event, hold);
-      });
-      const rows = await outboxRows();
-      await cache.afterCommit(event, { begun: hold, recorded });
-      return { recorded, rows };
-    };
-    // Right after begin() the hold script cannot have run: the debt is recorded with the commit.
-    const early = await write(false);
-    expect(typeof early.recorded).toBe('string');
-    expect(early.rows).toBe(1);
-    await noRowsLeft();
-    // Once Redis holds every affected list, a crash after the commit leaves nothing stale: no row.
-    const late = await write(true);
-    expect(late).toEqual({ recorded: undefined, rows: 0 });
-  });
-
-  it('a normal write leaves no row behind once its invalidation is done', async () => {
+  it('a normal write leaves no row behind once its publication is done', async () => {
     const replays = () => logs.text().split('[CACHE-OUTBOX] replayed').length;
     const before = replays();
     await postMessage(cluster.instances[1]!.api, bob, group.id, 'no debt');

@@ -17,11 +17,14 @@ describe('without Redis (memory only)', () => {
     const api = cluster.instances[0]!.api;
     const [a, b] = await registerUsers(api, 2);
     const g = await createGroup(api, a!, [b!]);
-    expect((await api.get(LIST, b!.token)).headers.get('x-cache')).toBe('MISS');
+    // The writes installed the list's state in memory: composed from it, then kept.
+    expect((await api.get(LIST, b!.token)).headers.get('x-cache')).toBe('HIT-L1');
     expect((await api.get(LIST, b!.token)).headers.get('x-cache')).toBe('HIT-L1');
     await postMessage(api, a!, g.id, 'memory only');
+    // A message updates the conversation's state in place: the next read is fresh, with no database query.
     const after = await api.get(LIST, b!.token);
     expect(after.body.data[0].lastMessage.content).toBe('memory only');
+    expect(after.headers.get('x-cache')).toBe('HIT-L1');
     expect((await api.get('/ready')).body.redis).toBe('disabled');
   });
 });

@@ -17,68 +17,75 @@ describe('Writer', () => {
     await pgDatabase?.drop();
   });
 
-  /** A Writer whose one subscriber logs every call, in order. */
+  /** A Writer whose one subscriber logs every call, in order, and what it saw of the database. */
   function recordingWriter(): { writer: Writer; log: string[] } {
     const log: string[] = [];
     const writer = new Writer(db);
-    const sub: WriteSubscriber = {
-      begin: (users) => {
-        log.push(`begin ${users.join(',')}`);
-        return 'token';
+    const sub: WriteSubscriber<string> = {
+      inTransaction: async (tx, e) => {
+        const { rows } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM w');
+        log.push(`inTransaction ${e.kind} sees ${rows[0]!.n}`);
+        return 'carried';
       },
-      inTransaction: async (_tx, _e, begun) => void log.push(`inTransaction ${String(begun)}`),
-      afterCommit: async (_e, { begun }) => void log.push(`afterCommit ${String(begun)}`),
-      afterAbort: (begun) => void log.push(`afterAbort ${String(begun)}`),
+      afterCommit: async (e, carried) => void log.push(`afterCommit ${e.kind} ${String(carried)}`),
     };
     writer.subscribe(sub);
     return { writer, log };
   }
-  const event = (users: string[]): WriteEvent => ({ kind: 'message.created', actorId: '1', conversationId: '1', affectedUserIds: users });
+  const event = (conversations: string[]): WriteEvent => ({
+    kind: 'message.created',
+    actorId: '1',
+    conversationId: '1',
+    affectedUserIds: ['1'],
+    changed: { conversations, memberLists: [] },
+  });
 
-  it('begins after the statement that follows affects() has been sent, then commits in order', async () => {
+  it('runs the subscriber inside the transaction (it sees the write) and after commit, with what it carried', async () => {
     const { writer, log } = recordingWriter();
-    await writer.write(async (tx, w) => {
-      w.affects(['1', '2']);
-      // Sent synchronously by pg before its first await; begin() runs after it, overlapping it.
-      const q = tx.query("INSERT INTO w VALUES ('a')");
-      log.push('statement sent');
-      await q;
-      return { result: null, event: event(['1', '2']) };
+    const before = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM w')).rows[0]!.n);
+    await writer.write(async (tx) => {
+      await tx.query("INSERT INTO w VALUES ('a')");
+      return { result: null, event: event(['1']) };
     });
-    expect(log).toEqual(['statement sent', 'begin 1,2', 'inTransaction token', 'afterCommit token']);
+    expect(log).toEqual([`inTransaction message.created sees ${before + 1}`, 'afterCommit message.created carried']);
   });
 
-  it('a write that fails before its begin ran places nothing and undoes nothing', async () => {
+  it('a write that fails calls no subscriber and commits nothing', async () => {
     const { writer, log } = recordingWriter();
     await expect(
-      writer.write(async (_tx, w) => {
-        w.affects(['1']);
-        throw new Error('invalid');
-      }),
-    ).rejects.toThrow('invalid');
-    await new Promise((r) => setImmediate(r));
-    expect(log).toEqual([]);
-  });
-
-  it('a write that fails after its begin ran ends it (afterAbort), and commits nothing', async () => {
-    const { writer, log } = recordingWriter();
-    await expect(
-      writer.write(async (tx, w) => {
-        w.affects(['1']);
+      writer.write(async (tx) => {
         await tx.query("INSERT INTO w VALUES ('b')");
         throw new Error('late');
       }),
     ).rejects.toThrow('late');
-    expect(log).toEqual(['begin 1', 'afterAbort token']);
+    expect(log).toEqual([]);
     expect((await db.query("SELECT 1 FROM w WHERE k = 'b'")).rows).toHaveLength(0);
   });
 
-  it('users named only in the event are begun before commit', async () => {
+  it('a subscriber that fails in the transaction rolls the write back', async () => {
+    const writer = new Writer(db);
+    writer.subscribe({ inTransaction: async () => Promise.reject(new Error('subscriber')) });
+    await expect(
+      writer.write(async (tx) => {
+        await tx.query("INSERT INTO w VALUES ('c')");
+        return { result: null, event: event(['1']) };
+      }),
+    ).rejects.toThrow('subscriber');
+    expect((await db.query("SELECT 1 FROM w WHERE k = 'c'")).rows).toHaveLength(0);
+  });
+
+  it('a write that changed nothing (no event) reaches no subscriber; an unsubscribed one is not called', async () => {
     const { writer, log } = recordingWriter();
-    await writer.write(async (tx) => {
-      await tx.query("INSERT INTO w VALUES ('c')");
-      return { result: null, event: event(['3']) };
+    await writer.write(async () => ({ result: null, event: null }));
+    expect(log).toEqual([]);
+    const other = new Writer(db);
+    const calls: string[] = [];
+    const off = other.subscribe({ afterCommit: async () => void calls.push('called') });
+    off();
+    await other.write(async (tx) => {
+      await tx.query("INSERT INTO w VALUES ('d')");
+      return { result: null, event: event(['2']) };
     });
-    expect(log).toEqual(['begin 3', 'inTransaction token', 'afterCommit token']);
+    expect(calls).toEqual([]);
   });
 });

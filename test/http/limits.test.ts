@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS } from '../../src/domain/limits.js';
+import { LIMITS } from '../../src/model/limits.js';
 import {
   createGroup,
   expectError,

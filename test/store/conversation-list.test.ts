@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../src/db/index.js';
-import type { ListQuery } from '../../src/domain/model.js';
+import type { ListQuery } from '../../src/model/model.js';
 import { queryConversationList } from '../../src/store/conversation-list.js';
 import { createConversation, createGroup, registerUsers, SETUP_TIMEOUT_MS, type TestUser } from '../helpers/fixtures.js';
 import { setupEnv } from '../helpers/gateway.js';

@@ -1,21 +1,8 @@
 /**
- * Generic multi-level cache engine (L1 memory, L2 Redis, invalidation bus with acks and leases).
- * Design: the header of engine.ts; figures: the project README (npm run bench:cache).
+ * Generic cache engine for versioned pieces of state: L1 memory, L2 Redis (or Redis Cluster), a bus
+ * with acknowledgements and leases, values derived from pieces, and a journal of write notes.
+ * Design: docs/cache-engine.md; figures: the project README (npm run bench:cache).
  */
-export { createCacheEngine } from './engine.js';
+export { createEngine } from './engine.js';
 export type { TypedEmitter } from './emitter.js';
-export type {
-  CacheEngine,
-  CacheEngineOptions,
-  CacheEntry,
-  CacheEvents,
-  CacheMode,
-  CacheSource,
-  CacheStats,
-  GetResult,
-  InvalidationReport,
-  LinkState,
-  LoadedValue,
-  Loader,
-  WriteHold,
-} from './types.js';
+export type * from './types.js';

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ErrorCodes, type ErrorCode } from '../../errors.js';
+import { AppError, ERROR_CODES, ErrorCodes, type ErrorCode } from '../../errors.js';
 
 interface ErrorReply {
   status: number;
@@ -8,52 +8,48 @@ interface ErrorReply {
   message: string;
 }
 
+/**
+ * The code a 4xx that Fastify or a plugin raised with a bare status is answered with: the code of that
+ * status, or for statuses outside the contract the code of the nearest meaning.
+ */
 const BY_STATUS: Record<number, ErrorCode> = {
-  400: 'VALIDATION_ERROR',
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
+  ...Object.fromEntries(ERROR_CODES.map((code) => [ErrorCodes[code], code])),
   405: 'NOT_FOUND',
-  409: 'CONFLICT',
-  413: 'PAYLOAD_TOO_LARGE',
   415: 'VALIDATION_ERROR',
-  429: 'RATE_LIMITED',
-  503: 'UNAVAILABLE',
 };
 
 /** PostgreSQL error classes that mean "the database is away", not "the request is wrong". */
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0|57014|40001|40P01)/;
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 
+const answer = (code: ErrorCode, message: string): ErrorReply => ({ status: ErrorCodes[code], code, message });
+
 export function classify(err: unknown): ErrorReply {
-  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
+  if (err instanceof AppError) return answer(err.code, err.message);
   const e = err as Partial<FastifyError> & { code?: string; message?: string };
-  if (e.validation) return { status: 400, code: 'VALIDATION_ERROR', message: e.message ?? 'invalid request' };
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' };
-  }
+  if (e.validation) return answer('VALIDATION_ERROR', e.message ?? 'invalid request');
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return answer('PAYLOAD_TOO_LARGE', 'request body is too large');
   const sqlstate = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
   if (sqlstate) {
-    if (UNAVAILABLE_SQLSTATE.test(sqlstate)) return { status: 503, code: 'UNAVAILABLE', message: 'database unavailable, retry' };
+    if (UNAVAILABLE_SQLSTATE.test(sqlstate)) return answer('UNAVAILABLE', 'database unavailable, retry');
     // Data exceptions and constraint violations come from input the schemas let through: a client error.
-    if (sqlstate.startsWith('22')) return { status: 400, code: 'VALIDATION_ERROR', message: 'invalid value' };
-    if (sqlstate === '23505') return { status: 409, code: 'CONFLICT', message: 'already exists' };
-    if (sqlstate.startsWith('23')) return { status: 400, code: 'VALIDATION_ERROR', message: 'invalid reference' };
+    if (sqlstate.startsWith('22')) return answer('VALIDATION_ERROR', 'invalid value');
+    if (sqlstate === '23505') return answer('CONFLICT', 'already exists');
+    if (sqlstate.startsWith('23')) return answer('VALIDATION_ERROR', 'invalid reference');
   }
   if ((e.code && NETWORK_ERRORS.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message ?? '')) {
-    return { status: 503, code: 'UNAVAILABLE', message: 'database unavailable, retry' };
+    return answer('UNAVAILABLE', 'database unavailable, retry');
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     // Fix (found by the fuzzer): a 4xx outside the contract's statuses (415 from Fastify's content-type
     // check, 414, 416, ...) went out with that status and a code of another status (415 +
     // VALIDATION_ERROR). The contract pairs each code with one status: answer with the code's status.
-    const code = BY_STATUS[status] ?? 'VALIDATION_ERROR';
     const message =
       e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported content-type: send application/json' : (e.message ?? 'bad request');
-    return { status: ErrorCodes[code], code, message };
+    return answer(BY_STATUS[status] ?? 'VALIDATION_ERROR', message);
   }
-  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+  return answer('INTERNAL', 'internal error');
 }
 
 const errorBody = (code: ErrorCode, message: string) => ({ success: false as const, error: { code, message } });
@@ -71,11 +67,7 @@ export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, r
       : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
         ? 'a path parameter is too long'
         : undefined;
-  if (message) {
-    void reply.status(400).send(errorBody('VALIDATION_ERROR', message));
-    return;
-  }
-  const r = classify(err);
+  const r = message ? answer('VALIDATION_ERROR', message) : classify(err);
   void reply.status(r.status).send(errorBody(r.code, r.message));
 }
 
@@ -120,9 +112,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     const r = classify(err);
     if (r.status >= 500) request.log.error({ err }, 'request failed');
     else if (r.status !== 404) request.log.debug({ code: r.code, msg: r.message }, 'request rejected');
-    void reply.status(r.status).send({ success: false, error: { code: r.code, message: r.message } });
+    void reply.status(r.status).send(errorBody(r.code, r.message));
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+    const r = answer('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+    void reply.status(r.status).send(errorBody(r.code, r.message));
   });
 }

@@ -14,8 +14,12 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
           'Chat API gateway. Freshness guarantee: once a write has answered 2xx, every `GET /api/v1/conversations` ' +
           'sent afterwards by an affected user, to any instance, reflects it.',
       },
+      // Relative to where the document is served: every instance of the gateway serves the API it describes.
+      servers: [{ url: '/', description: 'this gateway' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
+    // Shared schemas keep their names (`ConversationListItem`, not `def-3`): generated clients use them.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -1,27 +1,18 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { forbidden } from '../../errors.js';
 import type { HttpContext } from '../context.js';
-import { authHook } from '../plugins/auth.js';
 import { AUTH_ERRORS, errors, ok } from '../schemas/common.js';
 
-const security = [{ bearer: [] }];
-
+/** Registered in the admin scope (app.ts): the token and the admin role are checked there. */
 export function adminRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const auth = authHook(ctx.tokens);
-  const requireAdmin = async (req: FastifyRequest) => {
-    if (!req.auth || !ctx.users.isAdmin(req.auth.username)) throw forbidden('admin role required');
-  };
 
   app.get(
     '/api/v1/admin/cache/stats',
     {
-      onRequest: auth,
-      preHandler: requireAdmin,
       schema: {
+        operationId: 'getCacheStats',
         tags: ['admin'],
         summary: 'Conversation-list cache statistics (admins)',
-        security,
         response: { 200: ok(Type.Object({ name: Type.String() }, { additionalProperties: true })), ...errors(...AUTH_ERRORS, 403) },
       },
     },
@@ -31,12 +22,10 @@ export function adminRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.delete(
     '/api/v1/admin/cache',
     {
-      onRequest: auth,
-      preHandler: requireAdmin,
       schema: {
+        operationId: 'clearCache',
         tags: ['admin'],
         summary: 'Clear the conversation-list cache on every instance, L1 and L2 (admins)',
-        security,
         response: { 200: ok(Type.Object({ cleared: Type.Literal(true) })), ...errors(...AUTH_ERRORS, 403) },
       },
     },

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { decodeCursor } from '../../conversation-list/cursor.js';
-import type { ConversationType, ListQuery } from '../../domain/model.js';
+import type { ConversationType, ListQuery } from '../../model/model.js';
 import { validation } from '../../errors.js';
 import type { HttpContext } from '../context.js';
-import { authHook, userId } from '../plugins/auth.js';
+import { userId } from '../plugins/auth.js';
 import { sendListPage, sendRawData } from '../reply.js';
 import { AUTH_ERRORS, ConversationParams, errors, ok } from '../schemas/common.js';
 import {
@@ -35,23 +35,20 @@ export function toListQuery(qs: ListQs): ListQuery {
 }
 
 const Item = ok(Type.Ref('ConversationListItem'));
-const security = [{ bearer: [] }];
 
 export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const auth = authHook(ctx.tokens);
   const list = ctx.conversationList;
 
   app.get<{ Querystring: ListQs }>(
     '/api/v1/conversations',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'listConversations',
         tags: ['conversations'],
         summary: 'The caller’s conversations, newest activity first',
         description:
           'Headers: `ETag`, `Cache-Control: private, no-cache`, `X-Cache: HIT-L1|HIT-L2|MISS|BYPASS`. ' +
           '`If-None-Match` with the current ETag gives 304. Fresh after every acknowledged write.',
-        security,
         querystring: ListQuerystring,
         response: { 200: ListResponse, 304: Type.Null(), ...errors(...AUTH_ERRORS) },
       },
@@ -61,19 +58,18 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
       const uid = userId(req);
       const q = toListQuery(req.query);
       const hit = list.peek?.(uid, q);
-      if (hit) return sendListPage(reply, hit, req.headers['if-none-match']);
-      return list.page(uid, q).then((page) => sendListPage(reply, page, req.headers['if-none-match']));
+      if (hit) return sendListPage(reply, hit, req.headers['if-none-match'], req.headers['accept-encoding']);
+      return list.page(uid, q).then((page) => sendListPage(reply, page, req.headers['if-none-match'], req.headers['accept-encoding']));
     },
   );
 
   app.post<{ Body: { type: ConversationType; title?: string; memberIds: string[] } }>(
     '/api/v1/conversations',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'createConversation',
         tags: ['conversations'],
         summary: 'Create a direct, group or public conversation (an existing direct one: 200)',
-        security,
         body: CreateConversationBody,
         response: { 200: Item, 201: Item, ...errors(...AUTH_ERRORS, 413) },
       },
@@ -87,8 +83,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
   app.get<{ Params: { id: string } }>(
     '/api/v1/conversations/:id',
     {
-      onRequest: auth,
-      schema: { tags: ['conversations'], summary: 'One conversation', security, params: ConversationParams, response: { 200: Item, ...errors(...AUTH_ERRORS, 404) } },
+      schema: { operationId: 'getConversation', tags: ['conversations'], summary: 'One conversation', params: ConversationParams, response: { 200: Item, ...errors(...AUTH_ERRORS, 404) } },
     },
     async (req, reply) => sendRawData(reply, await ctx.conversations.get(userId(req), req.params.id)),
   );
@@ -96,11 +91,10 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
   app.patch<{ Params: { id: string }; Body: { title?: string; avatar?: string | null } }>(
     '/api/v1/conversations/:id',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'updateConversation',
         tags: ['conversations'],
         summary: 'Rename or change the avatar (group/public admins)',
-        security,
         params: ConversationParams,
         body: UpdateConversationBody,
         response: { 200: Item, ...errors(...AUTH_ERRORS, 403, 404) },
@@ -112,11 +106,10 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
   app.delete<{ Params: { id: string } }>(
     '/api/v1/conversations/:id',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'deleteConversation',
         tags: ['conversations'],
         summary: 'Delete the conversation (admins)',
-        security,
         params: ConversationParams,
         response: { 200: ok(Type.Object({ id: Type.String(), deleted: Type.Literal(true) })), ...errors(...AUTH_ERRORS, 403, 404) },
       },
@@ -127,8 +120,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
   app.post<{ Params: { id: string } }>(
     '/api/v1/conversations/:id/join',
     {
-      onRequest: auth,
-      schema: { tags: ['members'], summary: 'Join a public conversation', security, params: ConversationParams, response: { 200: Item, ...errors(...AUTH_ERRORS, 404, 409) } },
+      schema: { operationId: 'joinConversation', tags: ['members'], summary: 'Join a public conversation', params: ConversationParams, response: { 200: Item, ...errors(...AUTH_ERRORS, 404, 409) } },
     },
     async (req, reply) => sendRawData(reply, await ctx.conversations.join(userId(req), req.params.id)),
   );
@@ -136,11 +128,10 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
   app.post<{ Params: { id: string }; Body: { messageId?: string } | undefined }>(
     '/api/v1/conversations/:id/read',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'markConversationRead',
         tags: ['conversations'],
         summary: 'Mark as read up to a message (default: the newest)',
-        security,
         params: ConversationParams,
         body: Type.Optional(ReadBody),
         response: { 200: Item, ...errors(...AUTH_ERRORS, 404) },

@@ -1,24 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { HttpContext } from '../context.js';
-import { authHook, userId } from '../plugins/auth.js';
+import { userId } from '../plugins/auth.js';
 import { sendRawData } from '../reply.js';
 import { AUTH_ERRORS, ConversationParams, errors, ok } from '../schemas/common.js';
 import { AddMemberBody, MemberParams } from '../schemas/conversations.js';
 
-const security = [{ bearer: [] }];
-
 export function memberRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const auth = authHook(ctx.tokens);
 
   app.post<{ Params: { id: string }; Body: { userId: string } }>(
     '/api/v1/conversations/:id/members',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'addMember',
         tags: ['members'],
         summary: 'Add a member (group admins)',
-        security,
         params: ConversationParams,
         body: AddMemberBody,
         response: { 200: ok(Type.Ref('ConversationListItem')), ...errors(...AUTH_ERRORS, 403, 404, 409) },
@@ -30,11 +26,10 @@ export function memberRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.delete<{ Params: { id: string; userId: string } }>(
     '/api/v1/conversations/:id/members/:userId',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'removeMember',
         tags: ['members'],
         summary: 'Remove a member (admins), or leave (yourself)',
-        security,
         params: MemberParams,
         response: {
           200: ok(Type.Object({ conversationId: Type.String(), userId: Type.String(), removed: Type.Literal(true) })),

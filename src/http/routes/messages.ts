@@ -1,23 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { HttpContext } from '../context.js';
-import { authHook, userId } from '../plugins/auth.js';
+import { userId } from '../plugins/auth.js';
 import { AUTH_ERRORS, ConversationParams, errors, ok } from '../schemas/common.js';
 import { EditMessageBody, HistoryQuerystring, HistoryResponse, MessageParams, PostMessageBody } from '../schemas/messages.js';
 
-const security = [{ bearer: [] }];
-
 export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const auth = authHook(ctx.tokens);
 
   app.get<{ Params: { id: string }; Querystring: { limit: number; before?: string } }>(
     '/api/v1/conversations/:id/messages',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'listMessages',
         tags: ['messages'],
         summary: 'History, newest first; `before` is the `nextCursor` of the previous page',
-        security,
         params: ConversationParams,
         querystring: HistoryQuerystring,
         response: { 200: HistoryResponse, ...errors(...AUTH_ERRORS, 404) },
@@ -32,11 +28,10 @@ export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.post<{ Params: { id: string }; Body: { content: string; replyToId?: string } }>(
     '/api/v1/conversations/:id/messages',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'postMessage',
         tags: ['messages'],
         summary: 'Send a message (content: 1–4000 characters after trimming)',
-        security,
         params: ConversationParams,
         body: PostMessageBody,
         response: { 201: ok(Type.Ref('Message')), ...errors(...AUTH_ERRORS, 404, 413) },
@@ -52,11 +47,10 @@ export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.patch<{ Params: { id: string; messageId: string }; Body: { content: string } }>(
     '/api/v1/conversations/:id/messages/:messageId',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'editMessage',
         tags: ['messages'],
         summary: 'Edit a message (author only)',
-        security,
         params: MessageParams,
         body: EditMessageBody,
         response: { 200: ok(Type.Ref('Message')), ...errors(...AUTH_ERRORS, 403, 404, 413) },
@@ -71,11 +65,10 @@ export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.delete<{ Params: { id: string; messageId: string } }>(
     '/api/v1/conversations/:id/messages/:messageId',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'deleteMessage',
         tags: ['messages'],
         summary: 'Delete a message (author or conversation admin)',
-        security,
         params: MessageParams,
         response: {
           200: ok(Type.Object({ messageId: Type.String(), deleted: Type.Literal(true) })),

@@ -1,21 +1,25 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { HttpContext } from '../context.js';
-import { authHook, userId } from '../plugins/auth.js';
+import { userId } from '../plugins/auth.js';
 import { AUTH_ERRORS, errors, ok } from '../schemas/common.js';
 import { ProfilePatch, UserLookupParams } from '../schemas/users.js';
 
+/** The caller and other users; registered in the authenticated scope (app.ts). */
 export function userRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const auth = authHook(ctx.tokens);
+  app.get(
+    '/api/v1/auth/me',
+    { schema: { operationId: 'getMe', tags: ['auth'], summary: 'The caller', response: { 200: ok(Type.Ref('User')), ...errors(401) } } },
+    async (req) => ({ success: true, data: await ctx.users.get(userId(req)) }),
+  );
 
   app.patch<{ Body: { displayName?: string; avatar?: string | null } }>(
     '/api/v1/users/me',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'updateMe',
         tags: ['users'],
         summary: 'Update the caller’s profile (co-members’ lists show it from the next request on)',
-        security: [{ bearer: [] }],
         body: ProfilePatch,
         response: { 200: ok(Type.Ref('User')), ...errors(...AUTH_ERRORS) },
       },
@@ -26,11 +30,10 @@ export function userRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get<{ Params: { idOrUsername: string } }>(
     '/api/v1/users/:idOrUsername',
     {
-      onRequest: auth,
       schema: {
+        operationId: 'getUser',
         tags: ['users'],
         summary: 'A user by id or username (`me`: the caller)',
-        security: [{ bearer: [] }],
         params: UserLookupParams,
         response: { 200: ok(Type.Ref('User')), ...errors(...AUTH_ERRORS, 404) },
       },

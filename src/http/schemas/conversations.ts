@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { LIMITS } from '../../domain/limits.js';
+import { LIMITS } from '../../model/limits.js';
 import { Avatar, Id, Timestamp } from './common.js';
 
 const ConversationType = Type.Union([Type.Literal('direct'), Type.Literal('group'), Type.Literal('public')]);
@@ -51,8 +51,9 @@ export const CreateConversationBody = Type.Object(
 
 export const ListQuerystring = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: LIMITS.listLimitMax, default: LIMITS.listLimitDefault }),
-    offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+    // Optional with a default: the validator fills it in, and the document does not ask clients for it.
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.listLimitMax, default: LIMITS.listLimitDefault })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
     type: Type.Optional(ConversationType),
     withUserId: Type.Optional(Id),
     before: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of a previous page' })),

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { LIMITS } from '../../domain/limits.js';
+import { LIMITS } from '../../model/limits.js';
 import { Id, Timestamp } from './common.js';
 
 export const Message = Type.Object(
@@ -24,7 +24,7 @@ export const EditMessageBody = Type.Object({ content: Content }, { additionalPro
 export const MessageParams = Type.Object({ id: Id, messageId: Id }, { additionalProperties: false });
 export const HistoryQuerystring = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: LIMITS.historyLimitMax, default: LIMITS.historyLimitDefault }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.historyLimitMax, default: LIMITS.historyLimitDefault })),
     before: Type.Optional(Id),
   },
   { additionalProperties: false },

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { LIMITS } from '../../domain/limits.js';
+import { LIMITS } from '../../model/limits.js';
 import { Avatar, Id, Timestamp } from './common.js';
 
 export const UserSummary = Type.Object(

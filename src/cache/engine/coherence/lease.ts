@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
-import type { RedisL2 } from './l2-redis.js';
+/** What the lease needs of Redis: the RENEW script (see remote/scripts.ts). */
+export interface Renewer {
+  renew(id: string, leaseMs: number, inbox: string, payload: string): Promise<number>;
+}
 
 export interface LeaseOptions {
   id: string;
@@ -7,7 +10,7 @@ export interface LeaseOptions {
   /** Subtracted from every trust period: clock-rate differences between hosts, timer jitter. */
   marginMs: number;
   inbox: string;
-  l2: RedisL2;
+  l2: Renewer;
   busUp: () => boolean;
   log: Logger;
   /**
@@ -21,7 +24,7 @@ export interface LeaseOptions {
 }
 
 /**
- * The instance lease (see the header of engine.ts for the protocol and why it is safe).
+ * The instance lease (docs/cache-engine.md has the protocol and why it is safe).
  *
  * Every leaseMs/3: run `renew` (ZADD registry id now+lease, then PUBLISH a heartbeat on our own ack
  * channel, atomically). When the heartbeat comes back through our subscriber, the bus is proven alive
@@ -35,6 +38,8 @@ export class Lease {
   private beating = false;
   private wasCoherent = false;
   private readonly prefix: string;
+  /** Redis TIME minus performance.now(), never more than the truth (see redisTimeAt). */
+  private offset: number | undefined;
 
   constructor(private readonly o: LeaseOptions) {
     this.prefix = 'hb:';
@@ -70,12 +75,22 @@ export class Lease {
     this.beating = true;
     const sentAt = performance.now();
     try {
-      await this.o.l2.renew(this.o.id, this.o.leaseMs, this.o.inbox, this.prefix + String(sentAt));
+      const redisNow = await this.o.l2.renew(this.o.id, this.o.leaseMs, this.o.inbox, this.prefix + String(sentAt));
+      // The script ran between sentAt and now: redisNow - now is a lower bound of the clock offset.
+      this.offset = redisNow - performance.now();
     } catch (err) {
       this.o.log.debug({ err: String(err) }, 'cache lease renewal failed');
     } finally {
       this.beating = false;
     }
+  }
+
+  /**
+   * Redis TIME at the local moment `localMs` (performance.now()), never later than the truth: what a
+   * piece read from the source then is stamped with in Redis. Undefined before the first renewal.
+   */
+  redisTimeAt(localMs: number): number | undefined {
+    return this.offset === undefined ? undefined : Math.floor(localMs + this.offset);
   }
 
   /** A heartbeat came back on our ack channel: `hb:<sentAt>:<redisNowMs>`. */

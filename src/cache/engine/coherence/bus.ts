@@ -1,15 +1,15 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { clientOptions } from './l2-redis.js';
+import { clientOptions, connect, type RedisConnection } from '../remote/client.js';
+import type { RedisTarget } from '../types.js';
 
 export interface BusOptions {
-  url: string;
+  target: RedisTarget;
   timeoutMs: number;
   connectionName: string;
-  /** This instance's inbox (see lua.ts): the one channel it subscribes to. */
-  channel: string;
+  /** The shared bus channel and this instance's inbox. */
+  channels: string[];
   log: Logger;
-  onMessage: (message: string) => void;
+  onMessage: (channel: string, message: Buffer) => void;
   onState: (up: boolean) => void;
 }
 
@@ -20,19 +20,21 @@ export interface BusOptions {
  * ourselves on every 'ready' instead of relying on ioredis' autoResubscribe, so that the moment the
  * bus counts as up is exactly the moment messages can arrive again. Every drop is reported, so that
  * the engine stops trusting its L1 (messages published meanwhile are lost for good).
+ * On a cluster, PUBLISH reaches every node's subscribers, so one subscription on any node is enough.
  */
 export class Bus {
-  private readonly sub: Redis;
+  private readonly sub: RedisConnection;
   private up = false;
   private closed = false;
 
   constructor(private readonly o: BusOptions) {
     // SUBSCRIBE is not on any request's path: give it more time than a data command.
     const opts = { ...clientOptions(o.connectionName, Math.max(1000, o.timeoutMs * 10)), autoResubscribe: false, enableAutoPipelining: false };
-    this.sub = new Redis(o.url, opts);
-    this.sub.on('message', (_channel: string, message: string) => o.onMessage(message));
+    this.sub = connect(o.target, opts);
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => o.onMessage(channel.toString(), message));
     this.sub.on('ready', () => this.subscribe());
     this.sub.on('close', () => this.setUp(false));
+    this.sub.on('end', () => this.setUp(false));
     this.sub.on('error', (err: Error) => o.log.debug({ err: err.message }, 'cache bus connection error'));
   }
 
@@ -41,7 +43,7 @@ export class Bus {
   }
 
   private subscribe(): void {
-    this.sub.subscribe(this.o.channel).then(
+    this.sub.subscribe(...this.o.channels).then(
       () => {
         if (this.sub.status === 'ready' && !this.closed) this.setUp(true);
       },

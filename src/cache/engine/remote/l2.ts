@@ -1,0 +1,298 @@
+import type { Logger } from 'pino';
+import type { RedisTarget } from '../types.js';
+import { Breaker } from './breaker.js';
+import { clientOptions, connect, scanNodes, type RedisConnection } from './client.js';
+import { Deadlines } from './deadline.js';
+import { defineScripts } from './scripts.js';
+
+export class RedisUnavailable extends Error {
+  constructor(reason: string) {
+    super(`redis unavailable: ${reason}`);
+    this.name = 'RedisUnavailable';
+  }
+}
+// Shared instances: thrown on every call while Redis is down, so no stack capture per call.
+const NOT_CONNECTED = new RedisUnavailable('not connected');
+const BREAKER_OPEN = new RedisUnavailable('circuit breaker open');
+const TIMED_OUT = new RedisUnavailable('timed out');
+
+/** A piece as Redis holds it. */
+export interface StoredPiece {
+  version: number;
+  /** Redis ms its data was read from the source. */
+  t: number;
+  data: Buffer;
+}
+
+export interface BroadcastReply {
+  /** Redis TIME (ms) when the script ran. */
+  now: number;
+  /** The note's journal position ('' when not journaled). */
+  position: string;
+  /** instanceId -> lease expiry (Redis ms), live instances but the sender. */
+  live: Map<string, number>;
+}
+
+export interface RedisL2Options {
+  target: RedisTarget;
+  namespace: string;
+  timeoutMs: number;
+  connectionName: string;
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+  log: Logger;
+  /** 'up' = connected and breaker closed. */
+  onState: (up: boolean) => void;
+  /** The command connection was lost: Redis may have restarted or failed over (and lost writes). */
+  onDisconnect: () => void;
+  onBreakerOpen: (failures: number) => void;
+}
+
+/**
+ * The command connection: keys, scripts, the breaker, and what tells a slow Redis from an
+ * unreachable one. Knows nothing about leases or L1.
+ *
+ * Slow or unreachable: a call that times out counts against Redis only if no reply at all came back
+ * on this connection since the call was sent. A saturated host answers late but answers (and late
+ * replies of timed-out calls count as replies), so a load spike opens no breaker and sends no write
+ * down the outage path; a paused, killed or partitioned Redis answers nothing, and does.
+ */
+export class RedisL2 {
+  readonly cmd: RedisConnection;
+  readonly breaker: Breaker;
+  readonly registryKey: string;
+  readonly journalKey: string;
+  readonly journalMetaKey: string;
+  readonly busChannel: string;
+  readonly inboxPrefix: string;
+  private readonly ns: string;
+  private readonly deadlines: Deadlines;
+  private connected = false;
+  private lastUp = false;
+  private lastErrorLog = 0;
+  private lastReplyAt = -Infinity;
+  private unreachable: number | undefined;
+
+  constructor(private readonly o: RedisL2Options) {
+    this.ns = o.namespace;
+    this.registryKey = `${o.namespace}:{coord}:registry`;
+    this.journalKey = `${o.namespace}:{coord}:journal`;
+    this.journalMetaKey = `${o.namespace}:{coord}:jmeta`;
+    this.busChannel = `${o.namespace}:bus`;
+    this.inboxPrefix = `${o.namespace}:inbox:`;
+    this.deadlines = new Deadlines(o.timeoutMs, TIMED_OUT);
+    this.breaker = new Breaker(
+      o.breakerThreshold,
+      o.breakerCooldownMs,
+      (failures) => {
+        o.onBreakerOpen(failures);
+        this.refresh();
+      },
+      () => this.refresh(),
+    );
+    this.cmd = defineScripts(
+      connect(o.target, {
+        ...clientOptions(o.connectionName),
+        // Auto-pipelining pays off where many calls share a tick (reads and fills under load). The
+        // write path's calls come one at a time: through a pipeline each costs a Pipeline object and a
+        // deferred flush for nothing, so they go straight to the socket.
+        autoPipeliningIgnoredCommands: ['cgBroadcast', 'cgRenew', 'publish'],
+      }),
+    );
+    this.cmd.on('ready', () => {
+      this.connected = true;
+      this.refresh();
+    });
+    this.cmd.on('close', () => this.onClose());
+    // A cluster reports node losses as 'node error' and its own state through 'ready'/'end'.
+    this.cmd.on('end', () => this.onClose());
+    this.cmd.on('error', (err: Error) => this.logError(err));
+  }
+
+  get isUp(): boolean {
+    return this.connected && !this.breaker.isOpen;
+  }
+
+  get isConnected(): boolean {
+    return this.connected && this.cmd.status === 'ready';
+  }
+
+  /**
+   * Since when (performance.now()) Redis has answered nothing at all, or undefined while it answers.
+   * A writer that finds it unreachable for longer than a lease need not wait for anyone (see publisher).
+   */
+  get unreachableSince(): number | undefined {
+    return this.unreachable;
+  }
+
+  pieceKey(kind: string, id: string): string {
+    return `${this.ns}:{${kind}:${id}}`;
+  }
+
+  /**
+   * Runs one Redis call through the breaker. `essential` calls (a write's install and broadcast, acks,
+   * replays) skip an open breaker, because losing them costs correctness or makes writers wait out
+   * leases, and they are few; they still feed the breaker with their outcome.
+   */
+  async call<T>(fn: (r: RedisConnection) => Promise<T>, essential = false): Promise<T> {
+    const sentAt = performance.now();
+    if (!this.connected || this.cmd.status !== 'ready') {
+      this.unreachable ??= sentAt;
+      throw NOT_CONNECTED;
+    }
+    if (!essential && !this.breaker.allow()) throw BREAKER_OPEN;
+    const raw = fn(this.cmd);
+    // Any reply, even one that comes after its deadline, or an error reply, proves Redis alive.
+    raw.then(this.onReply, (err: unknown) => {
+      if (isReplyError(err)) this.onReply();
+    });
+    try {
+      return await this.deadlines.track(raw);
+    } catch (err) {
+      if (isReplyError(err)) throw err;
+      if (err !== TIMED_OUT || this.lastReplyAt <= sentAt) {
+        this.breaker.failure();
+        this.unreachable ??= sentAt;
+      }
+      throw err;
+    }
+  }
+
+  private readonly onReply = (): void => {
+    this.lastReplyAt = performance.now();
+    this.unreachable = undefined;
+    this.breaker.success();
+  };
+
+  async readMany(keys: readonly string[]): Promise<Array<StoredPiece | null>> {
+    return this.call(async (r) => {
+      const replies = await Promise.all(keys.map((k) => r.hmgetBuffer(k, 'v', 't', 'd')));
+      return replies.map(parseStored);
+    });
+  }
+
+  /** Returns whether it was stored (false: a newer version is there). t undefined: Redis now. */
+  async install(key: string, version: number, t: number | undefined, ttlMs: number, data: Buffer, essential: boolean): Promise<boolean> {
+    const status = await this.call((r) => r.cgInstall(key, String(version), t === undefined ? '' : String(Math.floor(t)), ttlMs, data), essential);
+    return Number(status) === 1;
+  }
+
+  async renew(id: string, leaseMs: number, inbox: string, payload: string): Promise<number> {
+    return Number(await this.call((r) => r.cgRenew(this.registryKey, id, leaseMs, inbox, payload)));
+  }
+
+  async broadcast(sender: string, message: Buffer, note: Buffer | undefined, retentionMs: number): Promise<BroadcastReply> {
+    const reply = await this.call(
+      (r) =>
+        r.cgBroadcast(
+          this.registryKey,
+          this.journalKey,
+          this.journalMetaKey,
+          this.busChannel,
+          sender,
+          message,
+          note === undefined ? '0' : '1',
+          note ?? EMPTY,
+          retentionMs,
+        ),
+      true,
+    );
+    const live = new Map<string, number>();
+    for (let i = 2; i + 1 < reply.length; i += 2) live.set(String(reply[i]), Number(reply[i + 1]));
+    return { now: Number(reply[0]), position: String(reply[1]), live };
+  }
+
+  async journalHead(): Promise<string> {
+    return String(await this.call((r) => r.cgJournalHead(this.journalKey, this.journalMetaKey)));
+  }
+
+  /** Notes after `after` in `epoch`; undefined when the epoch differs or notes may have been trimmed. */
+  async journalRead(epoch: string, after: string, count: number): Promise<Array<{ id: string; note: Buffer }> | undefined> {
+    const reply = await this.call((r) => r.cgJournalReadBuffer(this.journalKey, this.journalMetaKey, epoch, after, count));
+    if (Number(reply[0]) !== 1) return undefined;
+    const out: Array<{ id: string; note: Buffer }> = [];
+    for (let i = 1; i + 1 < reply.length; i += 2) out.push({ id: String(reply[i]), note: reply[i + 1] as Buffer });
+    return out;
+  }
+
+  async journalReset(): Promise<void> {
+    await this.call((r) => r.cgJournalReset(this.journalMetaKey), true);
+  }
+
+  async publish(channel: string, message: string | Buffer): Promise<void> {
+    await this.call((r) => r.publish(channel, message), true);
+  }
+
+  async unregister(id: string): Promise<void> {
+    await this.call((r) => r.zrem(this.registryKey, id), true);
+  }
+
+  /**
+   * Reclaims every piece (SCAN + UNLINK on every master, never KEYS: KEYS blocks the server for the
+   * whole keyspace). One key per UNLINK: on a cluster the keys of one call must share a slot.
+   */
+  async sweep(): Promise<number> {
+    const pattern = `${escapeGlob(this.ns)}:{*}`;
+    const coord = `${this.ns}:{coord}`;
+    let removed = 0;
+    for (const node of scanNodes(this.cmd)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.call(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000), true);
+        cursor = next;
+        const mine = keys.filter((k) => !k.startsWith(coord));
+        if (mine.length > 0) removed += (await this.call(() => Promise.all(mine.map((k) => this.cmd.unlink(k))), true)).reduce((a, b) => a + b, 0);
+      } while (cursor !== '0');
+    }
+    return removed;
+  }
+
+  close(): void {
+    this.cmd.disconnect();
+  }
+
+  private onClose(): void {
+    const was = this.connected;
+    this.connected = false;
+    if (was) this.o.onDisconnect();
+    this.refresh();
+  }
+
+  private refresh(): void {
+    const up = this.isUp;
+    if (up !== this.lastUp) {
+      this.lastUp = up;
+      this.o.onState(up);
+    }
+  }
+
+  private logError(err: Error): void {
+    // Connection errors repeat on every reconnect attempt: one warn per 10 s is enough.
+    const now = performance.now();
+    if (now - this.lastErrorLog > 10_000) {
+      this.lastErrorLog = now;
+      this.o.log.warn({ err: err.message }, 'cache redis connection error');
+    } else {
+      this.o.log.debug({ err: err.message }, 'cache redis connection error');
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function parseStored(reply: Array<Buffer | null>): StoredPiece | null {
+  const [v, t, d] = reply;
+  if (!v || !t || !d) return null;
+  const version = Number(v.toString());
+  const at = Number(t.toString());
+  if (!Number.isSafeInteger(version) || !Number.isFinite(at)) return null;
+  return { version, t: at, data: d };
+}
+
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}

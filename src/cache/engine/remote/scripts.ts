@@ -1,0 +1,152 @@
+import type { Result } from 'ioredis';
+import type { RedisConnection } from './client.js';
+
+/**
+ * The engine's Redis scripts. Every script touches keys of one hash slot only, so that the same code
+ * runs on one Redis and on a Redis Cluster:
+ *
+ *   ${ns}:{<kind>:<id>}        a piece: hash  v = version, t = Redis ms its data was read from the source
+ *                              (never later than the truth), d = stored bytes (codec.ts); PEXPIRE ttl
+ *   ${ns}:{coord}:registry     sorted set instanceId -> lease expiry (Redis ms)
+ *   ${ns}:{coord}:journal      stream of notes (field n), trimmed by age
+ *   ${ns}:{coord}:jmeta        hash  epoch = journal epoch (a clear or an unjournaled write starts a new
+ *                              one), floor = stream id below which notes may have been trimmed
+ * Channels (not bound to slots): ${ns}:bus (writes and clears, every instance) and
+ * ${ns}:inbox:<instanceId> (acks and lease heartbeats for that instance).
+ *
+ * Reads are plain HMGETs, not scripts: a value passed through Lua costs Redis far more than a plain
+ * read (45-100 us against ~2 us for a 4 KB value on Redis 7.0), and the read path is the one that must
+ * scale.
+ *
+ * Time is always Redis TIME (one clock for every instance).
+ */
+const PRELUDE = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local function nowms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * INSTALL piece version t ttl data: stores the piece unless a newer version is there (the same
+ * version is stored again: it is the same truth, and its t may be newer). t '' means "now".
+ * Returns 1 stored, 0 refused (a newer version is there).
+ */
+const INSTALL = `${PRELUDE}
+local ver = tonumber(ARGV[1])
+local cur = redis.call('HGET', KEYS[1], 'v')
+if cur and tonumber(cur) > ver then return 0 end
+local t = ARGV[2]
+if t == '' then t = nowms() end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', t, 'd', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+/**
+ * RENEW registry id leaseMs inbox payload: the lease (ZADD expiry = now + lease) and its heartbeat
+ * (PUBLISH to our own inbox), atomically: whatever expiry a writer reads, the heartbeat that proves
+ * our bus alive after it comes later on our subscription (see coherence/lease.ts). Prunes instances
+ * gone for a minute. Returns Redis now.
+ */
+const RENEW = `${PRELUDE}
+local now = nowms()
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. ':' .. now)
+return now`;
+
+/**
+ * BROADCAST registry journal jmeta | channel sender message journal? note retentionMs:
+ * journals the note (XADD, trimming by age), publishes `<position>\\n<message>` to the bus, and returns
+ * {now, position, id1, expiry1, ...}: the live instances but the sender, which the writer then waits
+ * for. Reading the registry and publishing in one step: an instance whose lease a writer reads as
+ * expired cannot receive this message and still trust its L1 (it lapsed first).
+ */
+const BROADCAST = `${PRELUDE}
+local now = nowms()
+local pos = ''
+if ARGV[4] == '1' then
+  local meta = redis.call('HMGET', KEYS[3], 'epoch', 'floor')
+  local epoch = meta[1] or '0'
+  local floor = tonumber(meta[2] or '0')
+  local keep = tonumber(ARGV[6])
+  local id = redis.call('XADD', KEYS[2], '*', 'n', ARGV[5])
+  if floor < now - keep - 1000 then
+    floor = now - keep
+    redis.call('XTRIM', KEYS[2], 'MINID', '~', floor)
+    redis.call('HSET', KEYS[3], 'floor', floor)
+  end
+  pos = epoch .. ':' .. id
+end
+redis.call('PUBLISH', ARGV[1], pos .. '\\n' .. ARGV[3])
+local out = {now, pos}
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'WITHSCORES')
+for i = 1, #live, 2 do
+  if live[i] ~= ARGV[2] then
+    out[#out + 1] = live[i]
+    out[#out + 1] = live[i + 1]
+  end
+end
+return out`;
+
+/** JHEAD journal jmeta: the position of the newest note ('<epoch>:0-0' when empty). */
+const JOURNAL_HEAD = `
+local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last == 0 then return epoch .. ':0-0' end
+return epoch .. ':' .. last[1][1]`;
+
+/**
+ * JREAD journal jmeta | epoch after count: notes after stream id `after` (exclusive), at most count.
+ * Returns {0} when the epoch differs or notes after `after` may have been trimmed; otherwise
+ * {1, id1, note1, ...}.
+ */
+const JOURNAL_READ = `
+local meta = redis.call('HMGET', KEYS[2], 'epoch', 'floor')
+if (meta[1] or '0') ~= ARGV[1] then return {0} end
+local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
+if not ms then return {0} end
+if tonumber(ms) < tonumber(meta[2] or '0') then return {0} end
+local rows = redis.call('XRANGE', KEYS[1], ms .. '-' .. (tonumber(seq) + 1), '+', 'COUNT', ARGV[3])
+local out = {1}
+for i = 1, #rows do
+  out[#out + 1] = rows[i][1]
+  out[#out + 1] = rows[i][2][2]
+end
+return out`;
+
+/** JRESET jmeta: a new journal epoch (positions from before are refused). */
+const JOURNAL_RESET = `return redis.call('HINCRBY', KEYS[1], 'epoch', 1)`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    cgInstall(key: string, version: string, t: string, ttlMs: number, data: Buffer): Result<number, Context>;
+    cgRenew(registry: string, id: string, leaseMs: number, inbox: string, payload: string): Result<number, Context>;
+    cgBroadcast(
+      registry: string,
+      journal: string,
+      jmeta: string,
+      channel: string,
+      sender: string,
+      message: Buffer,
+      journaled: '0' | '1',
+      note: Buffer,
+      retentionMs: number,
+    ): Result<Array<string | number>, Context>;
+    cgJournalHead(journal: string, jmeta: string): Result<string, Context>;
+    cgJournalRead(journal: string, jmeta: string, epoch: string, after: string, count: number): Result<Array<number | string | Buffer>, Context>;
+    cgJournalReadBuffer(journal: string, jmeta: string, epoch: string, after: string, count: number): Result<Array<number | Buffer>, Context>;
+    cgJournalReset(jmeta: string): Result<number, Context>;
+  }
+}
+
+export function defineScripts<C extends RedisConnection>(r: C): C {
+  r.defineCommand('cgInstall', { numberOfKeys: 1, lua: INSTALL });
+  r.defineCommand('cgRenew', { numberOfKeys: 1, lua: RENEW });
+  r.defineCommand('cgBroadcast', { numberOfKeys: 3, lua: BROADCAST });
+  r.defineCommand('cgJournalHead', { numberOfKeys: 2, lua: JOURNAL_HEAD });
+  r.defineCommand('cgJournalRead', { numberOfKeys: 2, lua: JOURNAL_READ });
+  r.defineCommand('cgJournalReset', { numberOfKeys: 1, lua: JOURNAL_RESET });
+  return r;
+}
