@@ -27,7 +27,7 @@ import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createEngine, type CacheStats, type Codec, type Engine } from '../src/cache/engine/index.js';
-import { TestRedis } from '../test/helpers/redis.js';
+import { RedisServer } from '../support/redis.js';
 
 const ROUNDS = 3;
 const TTL_MS = 60_000;
@@ -355,11 +355,11 @@ class ChildProc {
 }
 
 async function parent(): Promise<void> {
-  let testRedis: TestRedis | undefined;
+  let testRedis: RedisServer | undefined;
   let url = process.env.REDIS_URL;
   if (!url) {
     progress('starting a private redis-server');
-    testRedis = await TestRedis.start();
+    testRedis = await RedisServer.start();
     url = testRedis.url;
   }
   const run = Date.now().toString(36);

@@ -32,7 +32,8 @@ import { createPostgresDb } from '../src/db/postgres.js';
 import type { ListQuery } from '../src/model/model.js';
 import { buildListQuery, queryConversationList } from '../src/store/conversation-list.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
-import { createBenchDatabase, withSearchPath, type BenchDatabase } from './lib/pg.js';
+import { withSearchPath } from '../support/postgres.js';
+import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
 import { Progress } from './lib/progress.js';
 import { round, summarize, timeMs, type Summary } from './lib/stats.js';
 

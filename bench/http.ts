@@ -15,15 +15,17 @@
  */
 import autocannon from 'autocannon';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTokenService } from '../src/domain/auth/tokens.js';
-import { TestRedis } from '../test/helpers/redis.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { HttpClient } from '../support/http-client.js';
+import { Prng } from '../support/prng.js';
+import { RedisServer } from '../support/redis.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
-import { request, timeSequential } from './lib/http-client.js';
-import { startInstance, type Instance } from './lib/instances.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
 import { Progress } from './lib/progress.js';
-import { cpuMs, round, summarize } from './lib/stats.js';
+import { cpuMs, round, summarize, timeSequential } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,13 +51,24 @@ const ms = (x: number) => round(x);
 
 interface Env {
   db: BenchDatabase;
-  redis: TestRedis;
+  redis: RedisServer;
   data: Dataset;
   base: Record<string, string>;
 }
 
-async function withInstances<T>(envs: Array<Record<string, string>>, fn: (i: Instance[]) => Promise<T>): Promise<T> {
-  const started: Instance[] = [];
+const ENTRY = fileURLToPath(new URL('./lib/gateway-process.ts', import.meta.url));
+
+/** A gateway process of the benchmark (with its bare route when BENCH_BARE_TOKEN is set). */
+function startInstance(env: Record<string, string>): Promise<GatewayProcess> {
+  return startGatewayProcess(
+    { LOG_LEVEL: 'warn', ...env },
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of every gateway process, written there when it exits.
+    { entry: ENTRY, execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [] },
+  );
+}
+
+async function withInstances<T>(envs: Array<Record<string, string>>, fn: (i: GatewayProcess[]) => Promise<T>): Promise<T> {
+  const started: GatewayProcess[] = [];
   try {
     for (const e of envs) started.push(await startInstance(e));
     return await fn(started);
@@ -69,12 +82,13 @@ async function hitPath(env: Env) {
   const hot = { id: env.data.hotUserId, username: env.data.hotUsername };
   const token = tokenFor(hot);
   return withInstances([{ ...env.base, BENCH_BARE_TOKEN: token }], async ([inst]) => {
-    const first = await request(inst!.url + LIST, { token });
+    const first = await inst!.api.get(LIST, token);
     const seen: string[] = [];
-    for (let i = 0; i < 5 && seen.at(-1) !== 'HIT-L1'; i++) seen.push(String((await request(inst!.url + LIST, { token })).headers['x-cache']));
+    for (let i = 0; i < 5 && seen.at(-1) !== 'HIT-L1'; i++) seen.push(String((await inst!.api.get(LIST, token)).headers.get('x-cache')));
     if (seen.at(-1) !== 'HIT-L1') throw new Error(`expected an L1 hit, got ${seen.join(',')}`);
-    const bare = await request(inst!.bareUrl! + LIST, { token });
-    if (bare.body !== first.body || bare.headers.etag !== first.headers.etag) throw new Error('the bare route does not send the same bytes');
+    const bareUrl = String(inst!.extra.bareUrl);
+    const bare = await new HttpClient(bareUrl).get(LIST, token);
+    if (bare.text !== first.text || bare.headers.get('etag') !== first.headers.get('etag')) throw new Error('the bare route does not send the same bytes');
     // Both routes live in one process: its CPU time over a round, per request served, is what each
     // route costs the server — a figure that holds even when the load generator, on the same 2 cores,
     // is what limits requests per second.
@@ -90,18 +104,18 @@ async function hitPath(env: Env) {
     const ROUNDS = 5;
     progress.update('hit path warm-up', 0, ROUNDS + 1);
     await run(inst!.url, 2);
-    await run(inst!.bareUrl!, 2);
+    await run(bareUrl, 2);
     const rounds: Array<{ gateway: number; bare: number; gatewayCpuUs: number; bareCpuUs: number }> = [];
     for (let i = 0; i < ROUNDS; i++) {
       progress.update(`hit path round ${i + 1}/${ROUNDS}`, i + 1, ROUNDS + 1);
       const gatewayFirst = i % 2 === 0;
-      const a = await run(gatewayFirst ? inst!.url : inst!.bareUrl!);
-      const b = await run(gatewayFirst ? inst!.bareUrl! : inst!.url);
+      const a = await run(gatewayFirst ? inst!.url : bareUrl);
+      const b = await run(gatewayFirst ? bareUrl : inst!.url);
       const [g, bare] = gatewayFirst ? [a, b] : [b, a];
       rounds.push({ gateway: g.rps, bare: bare.rps, gatewayCpuUs: g.cpuUs, bareCpuUs: bare.cpuUs });
     }
     const out = {
-      bodyBytes: first.body.length,
+      bodyBytes: first.text.length,
       rounds,
       ratioMedian: round(summarize(rounds.map((r) => r.gateway / r.bare)).p50),
       cpuRatioMedian: round(summarize(rounds.map((r) => r.bareCpuUs / r.gatewayCpuUs)).p50),
@@ -131,13 +145,14 @@ async function l2AndMiss(env: Env, scale: number) {
       { ...env.base, CACHE_ENABLED: 'false' },
     ],
     async ([l2, miss]) => {
-      await request(l2!.url + LIST, { token });
+      await l2!.api.get(LIST, token);
       const origins = new Map<string, number>();
       const l2Lat = await timeSequential(1000, async () => {
-        const r = await request(l2!.url + LIST, { token });
-        origins.set(String(r.headers['x-cache']), (origins.get(String(r.headers['x-cache'])) ?? 0) + 1);
+        const r = await l2!.api.get(LIST, token);
+        const o = String(r.headers.get('x-cache'));
+        origins.set(o, (origins.get(o) ?? 0) + 1);
       });
-      const missLat = await timeSequential(1000, () => request(miss!.url + LIST, { token }));
+      const missLat = await timeSequential(1000, () => miss!.api.get(LIST, token));
       return { scale, l2: summarize(l2Lat), miss: summarize(missLat), l2Origins: Object.fromEntries(origins) };
     },
   );
@@ -166,22 +181,22 @@ async function writePath(env: Env) {
   const convIds: Record<string, string> = {};
   const others200 = env.data.sampleUsers.slice(0, 199);
   await withInstances([{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }], async ([inst]) => {
-    const direct = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'direct', memberIds: [others200[0]!.id] } });
-    const group = await request(inst!.url + LIST, { method: 'POST', token, body: { type: 'group', title: 'Bench 200', memberIds: others200.map((o) => o.id) } });
-    convIds['2'] = JSON.parse(direct.body).data.id;
-    convIds['200'] = JSON.parse(group.body).data.id;
+    const direct = await inst!.api.post(LIST, token, { type: 'direct', memberIds: [others200[0]!.id] });
+    const group = await inst!.api.post(LIST, token, { type: 'group', title: 'Bench 200', memberIds: others200.map((o) => o.id) });
+    convIds['2'] = direct.body.data.id;
+    convIds['200'] = group.body.data.id;
   });
-  const redisFast = await TestRedis.start();
-  const redisOn = await TestRedis.start();
+  const redisFast = await RedisServer.start();
+  const redisOn = await RedisServer.start();
   // `peerReads`: before the timed posts, the other instance reads every member's list, so that it holds
   // every member's composed page (which each message must drop there) as well as the conversation.
-  const CONFIGS: Array<{ key: string; label: string; redis?: TestRedis; envs: Array<Record<string, string>> }> = [
+  const CONFIGS: Array<{ key: string; label: string; redis?: RedisServer; envs: Array<Record<string, string>> }> = [
     { key: 'off', label: 'cache off (CACHE_ENABLED=false, no Redis)', envs: [{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }, { ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }] },
     { key: 'local', label: 'cache on, memory only (no Redis: L1 only, one instance)', envs: [{ ...env.base, REDIS_URL: '' }, { ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }] },
     { key: 'fast', label: 'cache on, 2 instances + Redis, CACHE_MODE=fast (no ack wait)', redis: redisFast, envs: [{ ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }, { ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }] },
     { key: 'on', label: 'cache on, 2 instances + Redis, fresh (default): waits for the other’s ack', redis: redisOn, envs: [{ ...env.base, REDIS_URL: redisOn.url }, { ...env.base, REDIS_URL: redisOn.url }] },
   ];
-  const started: Array<{ key: string; redis: TestRedis | undefined; a: Instance; b: Instance }> = [];
+  const started: Array<{ key: string; redis: RedisServer | undefined; a: GatewayProcess; b: GatewayProcess }> = [];
   type Row = { p50: number; p90: number; cpu: number[]; cpuTotal: number; redisCalls: number; redisByCommand: Record<string, number> };
   const rows: Record<string, Row> = {};
   try {
@@ -195,16 +210,16 @@ async function writePath(env: Env) {
       idle.set(c.key, perSecond(diffStats(before, await commandStats(c.redis)), 3));
     }
     for (const size of ['2', '200']) {
-      const post = (inst: Instance, i: number) =>
-        request(`${inst.url}${LIST}/${convIds[size]}/messages`, { method: 'POST', token, body: { content: `bench message ${i}` } }).then((r) => {
-          if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.body}`);
+      const post = (inst: GatewayProcess, i: number) =>
+        inst.api.post(`${LIST}/${convIds[size]}/messages`, token, { content: `bench message ${i}` }).then((r) => {
+          if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.text}`);
         });
       for (let i = 0; i < WARM_UP; i++) for (const c of started) await post(c.a, i);
       const members = size === '2' ? [hot, others200[0]!] : [hot, ...others200];
       for (const c of started) {
         if (c.key === 'off' || c.key === 'local') continue;
         for (const m of members) {
-          const r = await request(c.b.url + LIST, { token: tokenFor(m) });
+          const r = await c.b.api.get(LIST, tokenFor(m));
           if (r.status !== 200) throw new Error(`GET list on the other instance: ${r.status}`);
         }
       }
@@ -292,7 +307,7 @@ async function writePath(env: Env) {
 }
 
 /** Calls per command from INFO commandstats (INFO itself left out). */
-async function commandStats(redis: TestRedis): Promise<Record<string, number>> {
+async function commandStats(redis: RedisServer): Promise<Record<string, number>> {
   const c = redis.client();
   try {
     const text = String(await c.info('commandstats'));
@@ -336,16 +351,6 @@ function zipfSampler(n: number, rand: () => number): () => number {
   };
 }
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** 4. A chat workload on 3 instances. */
 async function workload(env: Env) {
   const { rows } = await env.db.db.query<{ id: string; username: string; convs: string[] }>(
@@ -354,7 +359,8 @@ async function workload(env: Env) {
      WHERE u.username <> $1 GROUP BY u.id ORDER BY u.id LIMIT 10000`,
     [env.data.hotUsername],
   );
-  const rand = mulberry32(42);
+  const prng = new Prng(42);
+  const rand = () => prng.float();
   const zipf = zipfSampler(rows.length, rand);
   const users = rows.map((r) => ({ ...r, token: tokenFor(r) }));
   const seconds = Number(args['workload-seconds']);
@@ -376,13 +382,13 @@ async function workload(env: Env) {
         const t0 = performance.now();
         if (rand() < 1 / 21) {
           const conv = u.convs[Math.floor(rand() * u.convs.length)]!;
-          const r = await request(`${inst.url}${LIST}/${conv}/messages`, { method: 'POST', token: u.token, body: { content: 'hi' } });
+          const r = await inst.api.post(`${LIST}/${conv}/messages`, u.token, { content: 'hi' });
           if (r.status !== 201) errors++;
           writes.push(performance.now() - t0);
         } else {
-          const r = await request(inst.url + LIST, { token: u.token });
+          const r = await inst.api.get(LIST, u.token);
           if (r.status !== 200) errors++;
-          const o = String(r.headers['x-cache']);
+          const o = String(r.headers.get('x-cache'));
           origins[o] = (origins[o] ?? 0) + 1;
           if (o === 'MISS' && !readOnce.has(u.id)) coldMisses++;
           readOnce.add(u.id);
@@ -429,18 +435,18 @@ async function crossInstance(env: Env) {
   const writerToken = tokenFor(hot);
   const readerToken = tokenFor(reader);
   return withInstances([env.base, env.base], async ([a, b]) => {
-    const conv = JSON.parse((await request(a!.url + LIST, { method: 'POST', token: writerToken, body: { type: 'group', title: 'xinst', memberIds: [reader.id] } })).body).data.id;
+    const conv = (await a!.api.post(LIST, writerToken, { type: 'group', title: 'xinst', memberIds: [reader.id] })).body.data.id;
     const delays: number[] = [];
     let freshOnFirstRead = 0;
     const N = 300;
     for (let i = 0; i < N; i++) {
-      await request(b!.url + LIST, { token: readerToken }); // B holds the list before the write
-      const posted = await request(`${a!.url}${LIST}/${conv}/messages`, { method: 'POST', token: writerToken, body: { content: `x${i}` } });
+      await b!.api.get(LIST, readerToken); // B holds the list before the write
+      const posted = await a!.api.post(`${LIST}/${conv}/messages`, writerToken, { content: `x${i}` });
       const acked = performance.now();
-      const id = JSON.parse(posted.body).data.id;
+      const id = posted.body.data.id;
       for (let attempt = 0; ; attempt++) {
-        const r = await request(b!.url + LIST, { token: readerToken });
-        if (JSON.parse(r.body).data[0]?.lastMessage?.id === id) {
+        const r = await b!.api.get(LIST, readerToken);
+        if (r.body.data[0]?.lastMessage?.id === id) {
           if (attempt === 0) freshOnFirstRead++;
           delays.push(performance.now() - acked);
           break;
@@ -458,7 +464,7 @@ async function crossInstance(env: Env) {
 }
 
 async function main() {
-  const redis = await TestRedis.start();
+  const redis = await RedisServer.start();
   const scaleRows: Awaited<ReturnType<typeof l2AndMiss>>[] = [];
   try {
     for (const [i, scale] of scales.entries()) {

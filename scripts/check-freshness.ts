@@ -5,7 +5,7 @@
  * Checks the freshness guarantee of the API contract under a seeded, randomized, concurrent workload
  * on 3 gateway instances that share one PostgreSQL database and one Redis of the tool's own (so that
  * faults can be injected into it): every list read must reflect every write acknowledged before the
- * read was sent, by a user it affects (see scripts/lib/freshness/checker.ts for the facts checked and
+ * read was sent, by a user it affects (see scripts/check-freshness/checker.ts for the facts checked and
  * model.ts for why each is decidable). After the load (and the fault) every list from every instance
  * must equal the uncached oracle byte for byte, and the database must hold every acknowledged write.
  * Exits 1 on any violation, read 5xx, unexpected write status, oracle mismatch, database failure or
@@ -14,8 +14,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { summary, table } from './lib/freshness/report.js';
-import { runScenario, SCENARIOS, type RunResult, type Scenario } from './lib/freshness/run.js';
+import { summary, table } from './check-freshness/report.js';
+import type { RunResult } from './check-freshness/result.js';
+import { runScenario } from './check-freshness/run.js';
+import { SCENARIOS, type Scenario } from './check-freshness/scenarios.js';
 
 function fail(msg: string): never {
   process.stderr.write(`check:freshness: ${msg}\n`);

@@ -1,9 +1,7 @@
 import 'vitest';
 import type { TestProject } from 'vitest/node';
-import { migrate } from '../src/db/index.js';
-import { createPostgresDb } from '../src/db/postgres.js';
-import { adminQuery, urlFor } from './helpers/postgres.js';
-import { assertRedisServerAvailable } from './helpers/redis.js';
+import { createDatabase } from '../support/postgres.js';
+import { assertRedisServerAvailable } from '../support/redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,16 +12,9 @@ declare module 'vitest' {
 /** One template database per test run, migrated once; dropped when the run ends. */
 export default async function setup(project: TestProject) {
   await assertRedisServerAvailable();
-  const template = `chatgate_test_${Date.now().toString(36)}_${process.pid}`;
-  await adminQuery(`CREATE DATABASE "${template}"`);
-  const db = createPostgresDb({ connectionString: urlFor(template), max: 1 });
-  try {
-    await migrate(db);
-  } finally {
-    await db.close();
-  }
-  project.provide('pgTemplate', template);
-  return async () => {
-    await adminQuery(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
-  };
+  const template = await createDatabase({ prefix: 'chatgate_test', max: 1 });
+  // A database is cloned only while nobody is connected to it.
+  await template.close();
+  project.provide('pgTemplate', template.name);
+  return () => template.drop();
 }

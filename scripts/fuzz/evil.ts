@@ -1,4 +1,4 @@
-import type { Rng } from './rng.js';
+import type { Prng } from '../../support/prng.js';
 
 /**
  * Hostile values. None of them contains the victims' marker strings (those are generated at run time
@@ -175,7 +175,7 @@ export const ALL_EVIL = [
 ];
 
 /** A hostile string: from the pools, a boundary-length run, or a mix of pieces. */
-export function evilString(rng: Rng): string {
+export function evilString(rng: Prng): string {
   return rng.weighted<() => string>([
     [6, () => rng.pick(ALL_EVIL)],
     [2, () => rng.pick(['a', 'é', '😀', ' ', 'x\u0301']).repeat(rng.pick(BOUNDARY_LENGTHS))],
@@ -185,7 +185,7 @@ export function evilString(rng: Rng): string {
 }
 
 /** Random code points from every plane, lone surrogates included. */
-export function randomUnicode(rng: Rng, length: number): string {
+export function randomUnicode(rng: Prng, length: number): string {
   let s = '';
   for (let i = 0; i < length; i++) {
     const range = rng.weighted<[number, number]>([
@@ -203,7 +203,7 @@ export function randomUnicode(rng: Rng, length: number): string {
 }
 
 /** A number as JSON would carry it: huge, negative, fractional, exponent, unsafe integers. */
-export function evilNumber(rng: Rng): number {
+export function evilNumber(rng: Prng): number {
   return rng.pick([
     0,
     -1,
@@ -232,7 +232,7 @@ export function evilNumber(rng: Rng): number {
 export const RAW_JSON_NUMBERS = ['1e999999', '-1e999999', '123456789012345678901234567890', '0.0000000000000000000000001', '1E+2', '-0.0', '9223372036854775808'];
 
 /** Any JSON value, up to `depth` levels deep. */
-export function randomJson(rng: Rng, depth = 3): unknown {
+export function randomJson(rng: Prng, depth = 3): unknown {
   const leaf = (): unknown =>
     rng.weighted<() => unknown>([
       [3, () => evilString(rng)],
@@ -255,12 +255,12 @@ export function randomJson(rng: Rng, depth = 3): unknown {
   ])();
 }
 
-export function evilKey(rng: Rng): string {
+export function evilKey(rng: Prng): string {
   return rng.pick(['extra', 'id', 'userId', 'role', 'isAdmin', 'admin', 'senderId', 'conversationId', 'deletedAt', 'type', 'success', '$where', '$gt', '__proto__', 'constructor', '', ' ', 'content ', 'Content', 'CONTENT', '\u0000', 'a.b', '[0]']);
 }
 
 /** Nested `depth` levels deep: `[[[...]]]` or `{"a":{"a":...}}`, optionally with a poisoned leaf. */
-export function deepJsonText(rng: Rng, depth: number): string {
+export function deepJsonText(rng: Prng, depth: number): string {
   const leaf = rng.pick(['1', '"x"', 'null', '{"__proto__":{"isAdmin":true}}', '{"constructor":{"prototype":{"x":1}}}', '"\\u0000"', '[]']);
   if (rng.bool()) return '['.repeat(depth) + leaf + ']'.repeat(depth);
   const key = rng.pick(['a', 'content', 'messageId', 'title', 'memberIds']);
@@ -268,7 +268,7 @@ export function deepJsonText(rng: Rng, depth: number): string {
 }
 
 /** Text that is not JSON, or JSON that is cut or otherwise broken. */
-export function malformedJson(rng: Rng, valid: string): string {
+export function malformedJson(rng: Prng, valid: string): string {
   return rng.weighted<() => string>([
     [2, () => valid.slice(0, Math.max(0, rng.int(0, valid.length - 1)))],
     [1, () => valid + rng.pick(['}', ']', ',', 'x', ' garbage', '\u0000', '{}'])],

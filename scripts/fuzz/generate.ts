@@ -12,7 +12,7 @@ import {
   TRAVERSAL_STRINGS,
 } from './evil.js';
 import type { WireRequest } from './http.js';
-import type { Rng } from './rng.js';
+import type { Prng } from '../../support/prng.js';
 import type { QueryParam, RouteSpec } from './routes.js';
 import { authChoice, type AuthChoice } from './tokens.js';
 import { NONEXISTENT_IDS, type World } from './world.js';
@@ -124,7 +124,7 @@ export class Generator {
 
   // ---- path parameters ----
 
-  private encodeSegment(rng: Rng, value: string, keepMeaning: boolean): string {
+  private encodeSegment(rng: Prng, value: string, keepMeaning: boolean): string {
     // keepMeaning: every variant decodes to `value` (own ids stay own, foreign ids stay foreign).
     return rng.weighted<() => string>([
       [8, () => pct(value)],
@@ -134,7 +134,7 @@ export class Generator {
     ])();
   }
 
-  private foreignSegment(rng: Rng, kind: ParamKind): Segment {
+  private foreignSegment(rng: Prng, kind: ParamKind): Segment {
     const w = this.world;
     const evil = (): Segment => {
       const v = rng.weighted<() => string>([
@@ -167,7 +167,7 @@ export class Generator {
     ])();
   }
 
-  private ownSegment(rng: Rng, kind: ParamKind, name: string): Segment {
+  private ownSegment(rng: Prng, kind: ParamKind, name: string): Segment {
     const w = this.world;
     let value: string;
     switch (kind) {
@@ -201,7 +201,7 @@ export class Generator {
 
   // ---- query strings ----
 
-  private queryValue(rng: Rng, p: QueryParam): string {
+  private queryValue(rng: Prng, p: QueryParam): string {
     const s = p.schema as Record<string, any>;
     const validish = (): string => {
       if (s.type === 'integer' || s.type === 'number') {
@@ -228,7 +228,7 @@ export class Generator {
   }
 
   /** A list cursor: well-formed, or well-formed around impossible dates and ids, or not base64 JSON at all. */
-  private cursor(rng: Rng): string {
+  private cursor(rng: Prng): string {
     const enc = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString(rng.bool(0.8) ? 'base64url' : 'base64');
     const date = rng.pick(['2024-01-01T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z', '2024-13-45T99:99:99.999Z', '2024-02-30T00:00:00.000Z', '1969-12-31T23:59:59.999Z', new Date().toISOString()]);
     const id = rng.pick([...this.world.victimPrivateConvs, ...this.world.attackerConvs, ...NONEXISTENT_IDS, '0', '-1', "1' OR 1=1", '9223372036854775808']);
@@ -243,7 +243,7 @@ export class Generator {
     ])();
   }
 
-  private queryString(rng: Rng, route: RouteSpec): string {
+  private queryString(rng: Prng, route: RouteSpec): string {
     if (route.query.length === 0 && rng.bool(0.85)) return '';
     return rng.weighted<() => string>([
       [
@@ -272,7 +272,7 @@ export class Generator {
   // ---- bodies ----
 
   /** A value that the schema accepts (ids from the attacker's side, reasonable strings). */
-  private validValue(rng: Rng, schema: Record<string, any> | undefined, name: string, depth = 0): unknown {
+  private validValue(rng: Prng, schema: Record<string, any> | undefined, name: string, depth = 0): unknown {
     if (!schema || depth > 6) return null;
     const options = (schema.anyOf ?? schema.oneOf) as Array<Record<string, any>> | undefined;
     if (options?.length) {
@@ -323,7 +323,7 @@ export class Generator {
   }
 
   /** One or two changes that usually make the body invalid (whether they do is decided by the schema). */
-  private mutate(rng: Rng, route: RouteSpec, body: unknown): unknown {
+  private mutate(rng: Prng, route: RouteSpec, body: unknown): unknown {
     const schema = route.bodySchema as Record<string, any>;
     const props = (schema?.properties ?? {}) as Record<string, Record<string, any>>;
     const keys = Object.keys(props);
@@ -376,7 +376,7 @@ export class Generator {
    * from these bytes breaks the route's schema, or the bytes are no JSON, or too many.
    */
   private body(
-    rng: Rng,
+    rng: Prng,
     route: RouteSpec,
     mode: Mode,
   ): { bytes: Buffer | undefined; contentType: string | undefined; chunked: boolean; surelyRejected: boolean; category: string; value?: unknown } {
@@ -446,7 +446,7 @@ export class Generator {
   }
 
   /** Valid, with hostile strings where the schema allows any text (SQL, Redis, unicode). */
-  private evilButValid(rng: Rng, route: RouteSpec, valid: unknown): unknown {
+  private evilButValid(rng: Prng, route: RouteSpec, valid: unknown): unknown {
     if (valid === null || typeof valid !== 'object' || Array.isArray(valid)) return valid;
     const props = ((route.bodySchema as Record<string, any>)?.properties ?? {}) as Record<string, Record<string, any>>;
     const out = { ...(valid as Record<string, unknown>) };
@@ -462,7 +462,7 @@ export class Generator {
 
   /** How the JSON text goes on the wire: content types, BOM, broken UTF-8, chunks. */
   private transport(
-    rng: Rng,
+    rng: Prng,
     route: RouteSpec,
     text: string,
     category: string,
@@ -512,11 +512,11 @@ export class Generator {
 
   /** Any route, as the attacker or with a forged token or none; in `reject` mode, only what the contract rejects. */
   /** The API's routes five times as often as the docs and operations routes. */
-  private pickRoute(rng: Rng): RouteSpec {
+  private pickRoute(rng: Prng): RouteSpec {
     return rng.weighted(this.routes.map((r) => [r.url.startsWith('/api/') ? 5 : 1, r] as const));
   }
 
-  routeRequest(rng: Rng, mode: Mode, route = this.pickRoute(rng)): FuzzRequest {
+  routeRequest(rng: Prng, mode: Mode, route = this.pickRoute(rng)): FuzzRequest {
     const auth = authChoice(rng, this.world);
     const authFail = route.auth && auth.validity === 'invalid';
     const body = this.body(rng, route, mode);
@@ -604,7 +604,7 @@ export class Generator {
     return refs;
   }
 
-  private extraHeaders(rng: Rng, headers: Record<string, string>): void {
+  private extraHeaders(rng: Prng, headers: Record<string, string>): void {
     if (!rng.bool(0.2)) return;
     const options: Array<[string, () => string]> = [
       ['if-none-match', () => rng.pick(['*', 'W/"x"', '"x", *', '""', `"${'a'.repeat(2000)}"`, evilLatin1(rng)])],
@@ -625,7 +625,7 @@ export class Generator {
   }
 
   /** A registered path with a method it has no route for, or a path with no route at all. */
-  unroutedRequest(rng: Rng): FuzzRequest {
+  unroutedRequest(rng: Prng): FuzzRequest {
     const auth = authChoice(rng, this.world);
     const headers: Record<string, string> = {};
     if (auth.header !== undefined) headers.authorization = auth.header;
@@ -690,7 +690,7 @@ export class Generator {
   }
 
   /** Bytes no HTTP client would send: broken request lines, header bytes, smuggling, oversized heads. */
-  protocolRequest(rng: Rng): FuzzRequest {
+  protocolRequest(rng: Prng): FuzzRequest {
     const t = this.world.attacker.token;
     const c = this.world.victimPrivateConvs[0];
     const body = '{"content":"x"}';
@@ -737,7 +737,7 @@ export class Generator {
   }
 
   /** The hostile mix: mostly routes, some wrong methods and unknown paths, a few protocol-level requests. */
-  next(rng: Rng, mode: Mode): FuzzRequest {
+  next(rng: Prng, mode: Mode): FuzzRequest {
     return rng.weighted<() => FuzzRequest>([
       [90, () => this.routeRequest(rng, mode)],
       [6, () => this.unroutedRequest(rng)],
@@ -746,7 +746,7 @@ export class Generator {
   }
 }
 
-function evilLatin1(rng: Rng): string {
+function evilLatin1(rng: Prng): string {
   return evilString(rng).replace(/[^\t\x20-\x7e\x80-\xff]/g, '?');
 }
 

@@ -1,4 +1,4 @@
-import type { FuzzReport } from './run.js';
+import type { FuzzReport } from './result.js';
 
 function table(title: string, counts: Record<string, number>, limit = 40): string {
   const rows = Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));

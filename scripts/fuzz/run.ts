@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { loadConfig } from '../../src/config.js';
-import { migrate } from '../../src/db/index.js';
-import { createPostgresDb } from '../../src/db/postgres.js';
-import { createGateway, type Gateway } from '../../src/server.js';
+import type { Gateway } from '../../src/server.js';
+import { startGateway } from '../../support/gateway.js';
+import { createDatabase, type PgDatabase } from '../../support/postgres.js';
+import { Prng } from '../../support/prng.js';
 import { Checker, describeRequest, describeResponse, type Finding } from './checks.js';
-import { createFuzzDatabase, snapshotDiff, type FuzzDatabase } from './database.js';
 import { Generator, isWrite, type FuzzRequest, type Mode } from './generate.js';
 import { HttpSender, sendRaw, type Outcome } from './http.js';
-import { Rng } from './rng.js';
+import { Progress } from './progress.js';
+import type { FindingGroup, FuzzReport } from './result.js';
 import { routeSpecs } from './routes.js';
+import { snapshot, snapshotDiff } from './snapshot.js';
 import { ValidOps } from './valid-ops.js';
 import { buildWorld, ID_RANGES_SQL, type World } from './world.js';
 
@@ -30,36 +31,6 @@ export interface FuzzOptions {
   timeoutMs?: number | undefined;
 }
 
-export interface FindingGroup extends Finding {
-  count: number;
-  /** The first request that showed it, replayable. */
-  example: string;
-  /** The gateway's error log lines around it (5xx only). */
-  log?: string[] | undefined;
-}
-
-export interface FuzzReport {
-  seed: number;
-  requested: number;
-  sent: number;
-  durationMs: number;
-  routes: string[];
-  byStatus: Record<string, number>;
-  byCategory: Record<string, number>;
-  byRoute: Record<string, Record<string, number>>;
-  /** Requests that got no answer from the server (connection closed by it, client-side refusals). */
-  noAnswer: Record<string, number>;
-  /** Hostile phase: batches whose database snapshot was compared (all rejected) and how many were not. */
-  dbBatches: { verified: number; skipped: number };
-  twins: number;
-  /** Mean answer time per route (ms), to spot input that is expensive to reject. */
-  meanMsByRoute: Record<string, number>;
-  /** Wall time of the setup (database, gateway, world) and of each phase (ms). */
-  timings: Record<string, number>;
-  slowest: Array<{ ms: number; request: string }>;
-  findings: FindingGroup[];
-}
-
 const PHASE_HOSTILE_SHARE = 0.6;
 const BATCH = 100;
 
@@ -67,7 +38,7 @@ const BATCH = 100;
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const started = performance.now();
   const concurrency = opts.concurrency ?? 8;
-  const rng = new Rng(opts.seed);
+  const rng = new Prng(opts.seed);
   const findings = new Map<string, FindingGroup>();
   const errorLog: string[] = [];
   const report: FuzzReport = {
@@ -109,41 +80,32 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     report.timings[name] = Math.round(now - phaseStart);
     phaseStart = now;
   };
-  let database: FuzzDatabase | undefined;
+  let database: PgDatabase | undefined;
   let gw: Gateway | undefined;
   let sender: HttpSender | undefined;
   try {
-    database = await createFuzzDatabase(opts.databaseUrl);
-    const setupDb = createPostgresDb({ connectionString: database.url, max: 1 });
-    try {
-      await migrate(setupDb);
-      await setupDb.exec(ID_RANGES_SQL);
-    } finally {
-      await setupDb.close();
-    }
+    database = await createDatabase({ prefix: 'chatgate_fuzz', adminUrl: opts.databaseUrl, max: 1 });
+    await database.db.exec(ID_RANGES_SQL);
 
     const logger = gatewayLogger(opts.logLevel, errorLog);
     const jwtSecret = randomBytes(24).toString('hex');
     const operatorName = `fzop${randomBytes(4).toString('hex')}`;
-    const config = loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: database.url,
-      REDIS_URL: opts.redisUrl,
-      CACHE_NAMESPACE: `fuzz${process.pid}x${Date.now().toString(36)}`,
-      CACHE_TTL_SECONDS: '600',
-      JWT_SECRET: jwtSecret,
-      LOG_LEVEL: opts.logLevel ?? 'error',
-      // On, so that its hook runs on every request, but far above what the fuzzer sends.
-      RATE_LIMIT_PER_MINUTE: '1000000000',
-      DEMO_SEED: 'false',
-      CACHE_WARMUP_USERS: '0',
-      ADMIN_USERNAMES: operatorName,
-    });
-    gw = await createGateway(config, { logger });
-    const url = new URL(await gw.app.listen({ host: '127.0.0.1', port: 0 }));
-    const port = Number(url.port);
-    await gw.engine?.ready(10_000);
+    const running = await startGateway(
+      {
+        DATABASE_URL: database.url,
+        REDIS_URL: opts.redisUrl,
+        CACHE_NAMESPACE: `fuzz${process.pid}x${Date.now().toString(36)}`,
+        CACHE_TTL_SECONDS: '600',
+        JWT_SECRET: jwtSecret,
+        LOG_LEVEL: opts.logLevel ?? 'error',
+        // On, so that its hook runs on every request, but far above what the fuzzer sends.
+        RATE_LIMIT_PER_MINUTE: '1000000000',
+        ADMIN_USERNAMES: operatorName,
+      },
+      { logger, readyTimeoutMs: 10_000 },
+    );
+    gw = running.gw;
+    const port = Number(new URL(running.url).port);
     sender = new HttpSender('127.0.0.1', port, concurrency, opts.timeoutMs ?? 20_000);
     const world = await buildWorld(sender, jwtSecret, operatorName);
     const routes = routeSpecs(gw.app);
@@ -212,7 +174,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     progress.phase('hostile (database watched)');
     for (let done = 0; done < hostile; done += BATCH) {
       const reqs = Array.from({ length: Math.min(BATCH, hostile - done) }, () => gen.next(rng.fork(), 'reject' as Mode));
-      const before = await database.snapshot();
+      const before = await snapshot(database.db);
       const results = await runBatch(reqs);
       const accepted = results.filter(([r, o]) => o.ok && o.res.status < 400 && (r.raw ? !/^(GET|HEAD) /.test(r.raw.toString('latin1')) : isWrite(r.wire!.method)));
       if (accepted.length > 0) {
@@ -220,7 +182,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         report.dbBatches.skipped++;
         continue;
       }
-      const after = await database.snapshot();
+      const after = await snapshot(database.db);
       const diff = snapshotDiff(before, after);
       report.dbBatches.verified++;
       if (diff.length > 0) {
@@ -336,41 +298,5 @@ async function finalSweep(sender: HttpSender, world: World, checker: Checker, re
   }
   for (const v of world.victimPrivateConvs) {
     if (ids.has(v)) record({ kind: 'victim-data-leak', message: `a victim's private conversation ${v} is in the attacker's list`, route: 'sweep', status: 200 }, 'GET /api/v1/conversations');
-  }
-}
-
-/** One line on stderr: redrawn on a terminal, every 10 % otherwise. */
-class Progress {
-  private sent = 0;
-  private last = 0;
-  private lastDecile = -1;
-  private name = '';
-  private readonly started = performance.now();
-
-  constructor(
-    private readonly on: boolean,
-    private readonly total: number,
-  ) {}
-
-  phase(name: string): void {
-    this.name = name;
-  }
-
-  tick(findings: number): void {
-    this.sent++;
-    if (!this.on) return;
-    const now = performance.now();
-    const tty = process.stderr.isTTY;
-    const decile = Math.floor((this.sent / Math.max(1, this.total)) * 10);
-    if (tty ? now - this.last < 200 : decile === this.lastDecile) return;
-    this.last = now;
-    this.lastDecile = decile;
-    const rps = Math.round(this.sent / ((now - this.started) / 1000));
-    const line = `fuzz: ${this.sent}/${this.total} requests (${this.name}), ${rps} req/s, ${findings} finding kind(s)`;
-    process.stderr.write(tty ? `\r${line.padEnd(100)}` : `${line}\n`);
-  }
-
-  done(): void {
-    if (this.on && process.stderr.isTTY) process.stderr.write('\n');
   }
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Rng } from './rng.js';
+import type { Prng } from '../../support/prng.js';
 import type { World } from './world.js';
 
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -23,7 +23,7 @@ export interface AuthChoice {
 }
 
 /** An Authorization header: the attacker's own token (in several spellings) or a forged, expired, broken one. */
-export function authChoice(rng: Rng, world: World): AuthChoice {
+export function authChoice(rng: Prng, world: World): AuthChoice {
   const t = world.attacker.token;
   const victim = rng.pick(world.victims);
   const now = Math.floor(Date.now() / 1000);

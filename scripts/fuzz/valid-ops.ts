@@ -1,6 +1,6 @@
 import { evilString } from './evil.js';
 import type { FuzzRequest } from './generate.js';
-import type { Rng } from './rng.js';
+import type { Prng } from '../../support/prng.js';
 import type { Actor, World } from './world.js';
 
 /**
@@ -39,7 +39,7 @@ export class ValidOps {
   }
 
   /** Text the contract accepts as a message or title: hostile characters, at most `max` code points, not blank. */
-  private validText(rng: Rng, max: number): string {
+  private validText(rng: Prng, max: number): string {
     for (let i = 0; i < 20; i++) {
       const s = evilString(rng).replace(/\u0000/g, '');
       const trimmed = s.trim();
@@ -48,7 +48,7 @@ export class ValidOps {
     return 'plain text';
   }
 
-  next(rng: Rng): FuzzRequest {
+  next(rng: Prng): FuzzRequest {
     const w = this.world;
     const a = w.attacker;
     const conv = () => rng.pick(w.attackerConvs);

@@ -1,6 +1,8 @@
 import { expect } from 'vitest';
 import type { ApiClient, ApiResponse } from './client.js';
 
+export { mapLimit } from '../../support/concurrency.js';
+
 export interface TestUser {
   id: string;
   username: string;
@@ -25,20 +27,6 @@ export async function registerUser(api: ApiClient, displayName?: string): Promis
 
 export async function registerUsers(api: ApiClient, n: number): Promise<TestUser[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => registerUser(api, `User ${i}`)));
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight: set-up work that is not what a test measures. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export async function createConversation(

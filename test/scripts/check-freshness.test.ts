@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { summary } from '../../scripts/lib/freshness/report.js';
-import { closeEnvironment, createEnvironment, runScenario, SCENARIOS, type Environment, type RunResult } from '../../scripts/lib/freshness/run.js';
+import { closeEnvironment, createEnvironment, type Environment } from '../../scripts/check-freshness/environment.js';
+import { summary } from '../../scripts/check-freshness/report.js';
+import type { RunResult } from '../../scripts/check-freshness/result.js';
+import { runScenario } from '../../scripts/check-freshness/run.js';
+import { SCENARIOS } from '../../scripts/check-freshness/scenarios.js';
 
 /**
  * `npm run check:freshness` in short: every fault scenario for a few seconds on one environment

@@ -1,34 +1,4 @@
-import type { RunResult } from './run.js';
-
-/** One status line on stderr: rewritten in place on a TTY, a plain line every few seconds otherwise. */
-export class Progress {
-  private lastPlain = 0;
-  private wrote = false;
-
-  constructor(
-    private readonly enabled: boolean,
-    private readonly stream: NodeJS.WriteStream = process.stderr,
-    private readonly plainEveryMs = 2000,
-  ) {}
-
-  update(line: string): void {
-    if (!this.enabled) return;
-    if (this.stream.isTTY) {
-      this.stream.write(`\r${line}\x1b[K`);
-      this.wrote = true;
-    } else if (performance.now() - this.lastPlain >= this.plainEveryMs) {
-      this.lastPlain = performance.now();
-      this.stream.write(`${line}\n`);
-    }
-  }
-
-  done(line?: string): void {
-    if (!this.enabled) return;
-    if (this.stream.isTTY && this.wrote) this.stream.write(`\r${line ?? ''}\x1b[K\n`);
-    else if (line) this.stream.write(`${line}\n`);
-    this.wrote = false;
-  }
-}
+import type { RunResult } from './result.js';
 
 export function table(rows: RunResult[]): string {
   const head = ['scenario', 'ops', 'reads', 'reads checked', 'facts checked', 'violations', 'read 5xx', 'read 503 tol.', 'write 2xx/4xx/503/other', 'oracle (cmp/mismatch)', 'db checks/fail', 'uncaught', 'result'];

@@ -4,15 +4,15 @@
  * effects are recorded in the model *before* it is sent; its answer is judged later, once every write
  * that overlapped it has answered (see `expectations`).
  */
-import pg from 'pg';
-import { hashPassword } from '../../../src/domain/auth/passwords.js';
-import { createTokenService } from '../../../src/domain/auth/tokens.js';
+import type { Queryable } from '../../src/db/index.js';
+import { hashPassword } from '../../src/domain/auth/passwords.js';
+import { createTokenService } from '../../src/domain/auth/tokens.js';
 import type { CheckOutcome, ReadRecord, Violation } from './checker.js';
 import { checkRead } from './checker.js';
 import { dbValues, tri, type Op, type OpKind, type Tri } from './history.js';
 import type { TimedClient, TimedResponse } from './http.js';
 import { type Conv, type MUser, type World } from './model.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../../support/prng.js';
 
 export const ROUTES = {
   register: 'POST /api/v1/auth/register',
@@ -182,7 +182,7 @@ export class Workload {
 
   private pickConv(rng: Prng, u: MUser, filter: (c: Conv) => boolean): Conv | undefined {
     const list = [...u.convs].filter(filter);
-    return rng.pick(list);
+    return rng.pickOrUndefined(list);
   }
 
   // ------------------------------------------------------------------ atoms at a write's commit
@@ -218,7 +218,7 @@ export class Workload {
     expect: () => Set<number>,
     onAnswer?: (res: TimedResponse) => void,
   ): Promise<TimedResponse> {
-    const inst = rng.int(this.clients.length);
+    const inst = rng.int(0, this.clients.length - 1);
     op.instance = inst;
     this.stats.writes++;
     const r = this.stats.byRoute.get(op.route) ?? { sent: 0, ok: 0 };
@@ -250,27 +250,20 @@ export class Workload {
    * loaded machine makes registering dozens of users through the API take longer than the whole load.
    * (The register route itself is exercised by registerUser.) They count as existing before the load.
    */
-  async insertUsers(databaseUrl: string, jwtSecret: string, names: string[]): Promise<MUser[]> {
+  async insertUsers(db: Queryable, jwtSecret: string, names: string[]): Promise<MUser[]> {
     const hash = await hashPassword(PASSWORD);
     const tokens = createTokenService(jwtSecret, 7 * 24 * 3600);
-    const client = new pg.Client({ connectionString: databaseUrl });
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ id: string; username: string; display_name: string }>(
-        `INSERT INTO users (username, password_hash, display_name)
-         SELECT n, $2, 'User ' || n FROM unnest($1::text[]) AS n
-         RETURNING id::text, username, display_name`,
-        [names, hash],
-      );
-      return rows.map((r) => {
-        const u = this.world.addUser(r.id, r.username, tokens.sign({ sub: r.id, username: r.username }), r.display_name);
-        this.userList.push(u);
-        return u;
-      });
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    const { rows } = await db.query<{ id: string; username: string; display_name: string }>(
+      `INSERT INTO users (username, password_hash, display_name)
+       SELECT n, $2, 'User ' || n FROM unnest($1::text[]) AS n
+       RETURNING id::text, username, display_name`,
+      [names, hash],
+    );
+    return rows.map((r) => {
+      const u = this.world.addUser(r.id, r.username, tokens.sign({ sub: r.id, username: r.username }), r.display_name);
+      this.userList.push(u);
+      return u;
+    });
   }
 
   /** Runs one write of the given kind (or a fallback when it has no candidate). Returns the op sent. */
@@ -337,10 +330,10 @@ export class Workload {
     const c = this.pickConv(rng, u, (c) => this.possiblyIn(c, u.id));
     if (!c) return this.profile(rng, u);
     const recent = c.messages.slice(-5);
-    const explicit = rng.chance(0.4) ? rng.pick(recent)?.id : undefined;
+    const explicit = rng.bool(0.4) ? rng.pickOrUndefined(recent)?.id : undefined;
     const op = this.world.newOp('read', ROUTES.read, u.id, -1, `read-marker by ${u.id} in ${c.id} up to ${explicit ?? 'newest'}`);
     this.world.readSent(op, c, explicit);
-    const body = explicit === undefined ? (rng.chance(0.5) ? {} : undefined) : { messageId: String(explicit) };
+    const body = explicit === undefined ? (rng.bool(0.5) ? {} : undefined) : { messageId: String(explicit) };
     await this.send(op, rng, 'POST', `${V1}/conversations/${c.id}/read`, u.token, body, () => chain([[this.inAt(c, u.id, op), 404]], [200]));
     return op;
   }
@@ -349,7 +342,7 @@ export class Workload {
     const c = this.pickConv(rng, u, (c) => this.possiblyIn(c, u.id) && c.messages.some((m) => (m.sender === u.id) !== othersMessage));
     if (!c) return undefined;
     const mine = c.messages.filter((m) => (m.sender === u.id) !== othersMessage && this.possiblyLive(c, m.id!));
-    const m = rng.pick(mine.slice(-6));
+    const m = rng.pickOrUndefined(mine.slice(-6));
     if (!m) return undefined;
     const op = this.world.newOp('edit', ROUTES.edit, u.id, -1, '');
     const content = `e${op.id} from ${u.id}`;
@@ -368,7 +361,7 @@ export class Workload {
     const admin = this.possiblyAdmin(c, u.id);
     const cands = c.messages.filter((m) => (m.sender === u.id || admin) && this.possiblyLive(c, m.id!));
     // Mostly the newest messages: deleting the last one moves lastMessage back.
-    const m = rng.pick(cands.slice(-4));
+    const m = rng.pickOrUndefined(cands.slice(-4));
     if (!m) return undefined;
     const id = m.id!;
     const op = this.world.newOp('deleteMsg', ROUTES.deleteMsg, u.id, -1, `delete message ${id} by ${u.id} in ${c.id}`);
@@ -382,7 +375,7 @@ export class Workload {
   async profile(rng: Prng, u: MUser): Promise<Op> {
     const op = this.world.newOp('profile', ROUTES.profile, u.id, -1, '');
     const displayName = `N${op.id} of ${u.id}`;
-    const avatar = rng.chance(0.3) ? `https://img.example/${op.id}.png` : null;
+    const avatar = rng.bool(0.3) ? `https://img.example/${op.id}.png` : null;
     op.desc = `profile of ${u.id} → "${displayName}", ${avatar}`;
     this.world.profileSent(op, u, displayName, avatar);
     await this.send(op, rng, 'PATCH', `${V1}/users/me`, u.token, { displayName, avatar }, () => new Set([200]));
@@ -396,7 +389,7 @@ export class Workload {
     if (!c) return undefined;
     const op = this.world.newOp('rename', ROUTES.rename, u.id, -1, '');
     const title = `T${op.id}`;
-    const avatar = rng.chance(0.3) ? `https://img.example/c${op.id}.png` : null;
+    const avatar = rng.bool(0.3) ? `https://img.example/c${op.id}.png` : null;
     op.desc = `rename ${c.id} → "${title}", ${avatar} by ${u.id}`;
     this.world.renameSent(op, c, title, avatar);
     await this.send(op, rng, 'PATCH', `${V1}/conversations/${c.id}`, u.token, { title, avatar }, () =>
@@ -422,7 +415,7 @@ export class Workload {
     const cands = this.userList.filter((x) =>
       existing ? x.id !== u.id && this.certainlyIn(c, x.id) : !this.possiblyIn(c, x.id) && this.hasRoom(x),
     );
-    const x = rng.pick(cands);
+    const x = rng.pickOrUndefined(cands);
     if (!x) return undefined;
     const op = this.world.newOp('addMember', ROUTES.addMember, u.id, -1, `add ${x.id} to ${c.id} by ${u.id}`);
     this.world.addMemberSent(op, c, x.id);
@@ -438,7 +431,7 @@ export class Workload {
   async removeMember(rng: Prng, u: MUser): Promise<Op | undefined> {
     const c = this.pickConv(rng, u, (c) => c.type !== 'direct' && this.possiblyIn(c, u.id) && this.possiblyAdmin(c, u.id));
     if (!c) return undefined;
-    const x = rng.pick([...c.members.keys()].filter((x) => x !== u.id && this.possiblyIn(c, x)));
+    const x = rng.pickOrUndefined([...c.members.keys()].filter((x) => x !== u.id && this.possiblyIn(c, x)));
     if (!x) return undefined;
     const op = this.world.newOp('removeMember', ROUTES.removeMember, u.id, -1, `remove ${x} from ${c.id} by ${u.id}`);
     this.world.removeSent(op, c, x);
@@ -466,7 +459,7 @@ export class Workload {
         dbValues(c.exists, this.now(), Infinity).has('yes') &&
         (already ? this.certainlyIn(c, u.id) : !this.possiblyIn(c, u.id)),
     );
-    const c = rng.pick(pubs);
+    const c = rng.pickOrUndefined(pubs);
     if (!c || (!already && !this.hasRoom(u))) return undefined;
     const op = this.world.newOp('join', ROUTES.join, u.id, -1, `join ${c.id} by ${u.id}`);
     this.world.joinSent(op, c);
@@ -496,19 +489,19 @@ export class Workload {
 
   async createGroup(rng: Prng, u: MUser): Promise<Op | undefined> {
     if (!this.hasRoom(u)) return this.profile(rng, u);
-    const others = rng.sample(this.userList.filter((x) => x !== u && this.hasRoom(x)), 1 + rng.int(4));
+    const others = rng.sample(this.userList.filter((x) => x !== u && this.hasRoom(x)), rng.int(1, 4));
     if (others.length === 0) return this.profile(rng, u);
     return this.create(rng, u, 'group', others);
   }
 
   async createPublic(rng: Prng, u: MUser): Promise<Op | undefined> {
     if (!this.hasRoom(u)) return this.profile(rng, u);
-    const others = rng.sample(this.userList.filter((x) => x !== u && this.hasRoom(x)), rng.int(3));
+    const others = rng.sample(this.userList.filter((x) => x !== u && this.hasRoom(x)), rng.int(0, 2));
     return this.create(rng, u, 'public', others);
   }
 
   async createDirect(rng: Prng, u: MUser): Promise<Op | undefined> {
-    const v = rng.pick(this.userList.filter((x) => x !== u && (this.hasRoom(x) || this.hasRoom(u))));
+    const v = rng.pickOrUndefined(this.userList.filter((x) => x !== u && (this.hasRoom(x) || this.hasRoom(u))));
     if (!v || !this.hasRoom(u) || !this.hasRoom(v)) return this.profile(rng, u);
     const op = this.world.newOp('createDirect', ROUTES.create, u.id, -1, `create direct ${u.id}+${v.id}`);
     this.world.directSent(op, u.id, v.id);
@@ -532,7 +525,7 @@ export class Workload {
 
   /** A write the model expects to be refused: the answer must be that 4xx, and nothing may change. */
   async invalid(rng: Prng, u: MUser): Promise<Op | undefined> {
-    const kind = rng.pick(['postGone', 'renameNotAdmin', 'joinAgain', 'addExisting', 'editOthers'] as const)!;
+    const kind = rng.pick(['postGone', 'renameNotAdmin', 'joinAgain', 'addExisting', 'editOthers'] as const);
     switch (kind) {
       case 'postGone': {
         const c = this.pickConv(rng, u, (c) => this.certainlyOut(c, u.id));
@@ -552,8 +545,8 @@ export class Workload {
   // ------------------------------------------------------------------ reads
 
   async readList(rng: Prng, u: MUser, instance?: number, limit?: number): Promise<void> {
-    const inst = instance ?? rng.int(this.clients.length);
-    const lim = limit ?? (rng.chance(0.85) ? 100 : 5);
+    const inst = instance ?? rng.int(0, this.clients.length - 1);
+    const lim = limit ?? (rng.bool(0.85) ? 100 : 5);
     const query = `limit=${lim}`;
     this.stats.reads++;
     const res = await this.clients[inst]!.request('GET', `${V1}/conversations?${query}`, u.token);
@@ -580,18 +573,18 @@ export class Workload {
   async readAfter(rng: Prng, op: Op): Promise<void> {
     let readerId = op.actor;
     const c = op.convId !== undefined ? this.world.convs.get(op.convId) : undefined;
-    if (c && rng.chance(0.7)) {
+    if (c && rng.bool(0.7)) {
       const members = [...c.members.keys()].filter((x) => this.possiblyIn(c, x) || x === op.target);
-      readerId = rng.pick(members) ?? readerId;
-    } else if (op.kind === 'profile' && rng.chance(0.7)) {
+      readerId = rng.pickOrUndefined(members) ?? readerId;
+    } else if (op.kind === 'profile' && rng.bool(0.7)) {
       const u = this.world.users.get(op.actor)!;
       const co = [...u.convs].flatMap((cc) => [...cc.members.keys()]);
-      readerId = rng.pick(co) ?? readerId;
+      readerId = rng.pickOrUndefined(co) ?? readerId;
     }
     const reader = this.world.users.get(readerId);
     if (!reader) return;
-    let inst = rng.int(this.clients.length);
-    if (this.clients.length > 1 && inst === op.instance && rng.chance(0.7)) inst = (inst + 1) % this.clients.length;
+    let inst = rng.int(0, this.clients.length - 1);
+    if (this.clients.length > 1 && inst === op.instance && rng.bool(0.7)) inst = (inst + 1) % this.clients.length;
     await this.readList(rng, reader, inst, 100);
   }
 

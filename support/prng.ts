@@ -1,8 +1,8 @@
 /**
- * A small seeded PRNG (sfc32 seeded through splitmix32): the same seed gives the same requests, so a
- * finding can be replayed with `npm run fuzz -- --seed N`.
+ * The one seeded PRNG of the tests, benchmarks and checkers (sfc32 seeded through splitmix32): the same
+ * seed gives the same sequence, so a run can be replayed from its seed (`npm run fuzz -- --seed N`).
  */
-export class Rng {
+export class Prng {
   private a: number;
   private b: number;
   private c: number;
@@ -54,6 +54,19 @@ export class Rng {
     return items[Math.floor(this.float() * items.length)]!;
   }
 
+  /** An item, or undefined when there is none to pick. */
+  pickOrUndefined<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : this.pick(items);
+  }
+
+  /** Up to k distinct items, in random order. */
+  sample<T>(items: readonly T[], k: number): T[] {
+    const rest = [...items];
+    const out: T[] = [];
+    while (out.length < k && rest.length > 0) out.push(rest.splice(Math.floor(this.float() * rest.length), 1)[0]!);
+    return out;
+  }
+
   /** Picks by weight: `[[weight, value], ...]`. */
   weighted<T>(choices: ReadonlyArray<readonly [number, T]>): T {
     const total = choices.reduce((s, [w]) => s + w, 0);
@@ -65,8 +78,13 @@ export class Rng {
     return choices[choices.length - 1]![1];
   }
 
+  /** A key of `weights`, with probability proportional to its weight. */
+  weightedKey<K extends string>(weights: Readonly<Record<K, number>>): K {
+    return this.weighted((Object.entries(weights) as Array<[K, number]>).map(([k, w]) => [w, k] as const));
+  }
+
   /** A child generator, so that one request's choices do not shift the next one's. */
-  fork(): Rng {
-    return new Rng(this.u32());
+  fork(): Prng {
+    return new Prng(this.u32());
   }
 }

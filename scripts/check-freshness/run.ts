@@ -2,21 +2,19 @@
  * One run of the freshness checker: a private Redis, a fresh database, N gateway instances and an
  * uncached oracle; a seeded concurrent workload with an optional fault; then the final comparisons.
  */
-import pg from 'pg';
-import { startCluster, type Cluster } from './cluster.js';
-import { createRunDatabase, DEFAULT_ADMIN_URL, terminateBackends, useGivenDatabase, type RunDatabase } from './database.js';
+import type { Queryable } from '../../src/db/index.js';
+import { mapLimit } from '../../support/concurrency.js';
+import { Prng } from '../../support/prng.js';
+import { closeEnvironment, createEnvironment, JWT_SECRET, type Environment } from './environment.js';
 import { compareWithOracle, verifyDatabase } from './final.js';
-import { LogCollector } from './logs.js';
+import type { Gateways } from './gateways.js';
 import { World } from './model.js';
-import { Prng } from './prng.js';
-import { TestRedis } from '../../../test/helpers/redis.js';
-import { Progress } from './report.js';
+import { Progress } from './progress.js';
+import type { RunResult } from './result.js';
+import { faultPlan, type FaultTimings, type Scenario } from './scenarios.js';
 import { newStats, ROUTES, WEIGHTS, Workload, type WriteChoice } from './workload.js';
 
-export const SCENARIOS = ['none', 'redis-kill', 'redis-pause', 'bus-kill', 'pg-terminate'] as const;
-export type Scenario = (typeof SCENARIOS)[number];
-
-export interface RunOptions {
+export interface RunOptions extends FaultTimings {
   scenario: Scenario;
   seed: number;
   durationS: number;
@@ -28,9 +26,6 @@ export interface RunOptions {
   databaseUrl?: string | undefined;
   /** Server on which the fresh database is created. */
   adminUrl?: string;
-  /** redis-pause: how long Redis stays stopped (default 5000). redis-kill: how long it stays dead (3000). */
-  pauseMs?: number;
-  killMs?: number;
   /** Conversations per user stay below this (a list of limit 100 must hold them all). */
   maxConvsPerUser?: number;
   /** Reads per instance and list variant in the final oracle comparison (default 2: the cached one, then the refill). */
@@ -43,117 +38,7 @@ export interface RunOptions {
   progress?: boolean;
 }
 
-export interface RunResult {
-  scenario: Scenario;
-  seed: number;
-  users: number;
-  instances: number;
-  ops: number;
-  reads: number;
-  readsChecked: number;
-  facts: number;
-  violations: number;
-  read5xx: number;
-  read503Tolerated: number;
-  readOther: number;
-  /** Exceptions nobody caught (each would have crashed a gateway process). */
-  uncaught: number;
-  writes2xx: number;
-  writes4xxExpected: number;
-  writes503: number;
-  writesUnexpected: number;
-  oracleCompared: number;
-  oracleMismatches: number;
-  dbChecked: number;
-  dbFailures: number;
-  outboxRows: number;
-  xcache: Record<string, number>;
-  faults: string[];
-  routes: string[];
-  gatewayLogs: string[];
-  phases: string[];
-  failures: string[];
-  passed: boolean;
-  loadMs: number;
-  /** Of this process (the instances and the load generator) during the load: 1.0 = CPU-bound. */
-  eventLoopUtilization: number;
-  totalMs: number;
-}
-
-const JWT_SECRET = 'freshness-check-secret-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
-async function limited<T>(items: T[], n: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
-
-/** What a scenario runs on: a private Redis, a database, the instances and the oracle. */
-export interface Environment {
-  redis: TestRedis;
-  db: RunDatabase;
-  cluster: Cluster;
-  logs: LogCollector;
-  adminUrl: string;
-  adminUsername: string;
-  /** Token of the admin user (registered by the first scenario through the API). */
-  adminToken: string | undefined;
-  suffix: string;
-  runs: number;
-}
-
-export interface EnvironmentOptions {
-  label: string;
-  instances?: number;
-  databaseUrl?: string | undefined;
-  adminUrl?: string | undefined;
-}
-
-export async function createEnvironment(o: EnvironmentOptions): Promise<Environment> {
-  const adminUrl = o.adminUrl ?? DEFAULT_ADMIN_URL;
-  const suffix = `${Date.now().toString(36)}${process.pid.toString(36)}`.slice(-10);
-  const adminUsername = `fcadmin${suffix}`;
-  const logs = new LogCollector('warn');
-  const redis = await TestRedis.start();
-  let db: RunDatabase | undefined;
-  try {
-    db = o.databaseUrl ? await useGivenDatabase(o.databaseUrl) : await createRunDatabase(adminUrl, o.label);
-    const cluster = await startCluster({
-      databaseUrl: db.url,
-      redisUrl: redis.url,
-      namespace: `fc${suffix}`,
-      jwtSecret: JWT_SECRET,
-      instances: o.instances ?? 3,
-      adminUsername,
-      logger: logs.logger,
-    });
-    return { redis, db, cluster, logs, adminUrl, adminUsername, adminToken: undefined, suffix, runs: 0 };
-  } catch (err) {
-    await db?.drop().catch(() => undefined);
-    await redis.stop();
-    throw err;
-  }
-}
-
-/** Closes the instances, stops the Redis, drops the database (when it was created here). */
-export async function closeEnvironment(env: Environment): Promise<void> {
-  await env.cluster.close().catch(() => undefined);
-  await env.redis.stop().catch(() => undefined);
-  await env.db.drop();
-}
-
-interface FaultEvent {
-  atMs: number;
-  label: string;
-  run: () => Promise<string>;
-}
 
 export async function runScenario(o: RunOptions, shared?: Environment): Promise<RunResult> {
   const started = performance.now();
@@ -198,13 +83,13 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     env ??= await createEnvironment({ label: o.scenario, instances: o.instances, databaseUrl: o.databaseUrl, adminUrl: o.adminUrl });
     env.logs.counts.clear();
     const run = ++env.runs;
-    const { redis, db, cluster, adminUrl } = env;
-    const clients = cluster.instances.map((i) => i.client);
+    const { redis, db, gateways, adminUrl } = env;
+    const clients = gateways.instances.map((i) => i.client);
     phase('start');
 
     // Every write route the gateway registered must be one the workload sends.
     const known = new Set<string>(Object.values(ROUTES));
-    const writeRoutes = cluster.instances[0]!.gw.app.routeTable
+    const writeRoutes = gateways.instances[0]!.gw.app.routeTable
       .filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method))
       .map((r) => `${r.method} ${r.url}`);
     for (const r of writeRoutes) if (!known.has(r)) failures.push(`write route ${r} is not exercised by the workload (add it)`);
@@ -230,10 +115,10 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     // Two users through the register route, the rest inserted (see insertUsers).
     await wl.registerUser(rng, `${prefix}a`, 'Registered A');
     await wl.registerUser(rng, `${prefix}b`, 'Registered B');
-    await wl.insertUsers(db.url, JWT_SECRET, Array.from({ length: Math.max(1, o.users - 2) }, (_, i) => `${prefix}u${i}`));
+    await wl.insertUsers(db.db, JWT_SECRET, Array.from({ length: Math.max(1, o.users - 2) }, (_, i) => `${prefix}u${i}`));
     phase('users');
     const users = wl.userList;
-    await limited(users, 8, async (u, i) => {
+    await mapLimit(users, 8, async (u, i) => {
       const r = rng.fork();
       if (i % 2 === 0) await wl.createGroup(r, u);
       if (i % 3 === 0) await wl.createDirect(r, u);
@@ -242,14 +127,14 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     });
     phase('seed');
     const tour: WriteChoice[] = ['post', 'read', 'edit', 'deleteMsg', 'profile', 'rename', 'addMember', 'removeMember', 'leave', 'join', 'createGroup', 'createPublic', 'createDirect', 'deleteConv', 'login', 'clearCache', 'invalid'];
-    await Promise.all(tour.map((k) => wl.write(k, rng.fork(), rng.pick(users)!)));
+    await Promise.all(tour.map((k) => wl.write(k, rng.fork(), rng.pick(users))));
     const setupWrites = stats.writes;
-    if (o.sabotage) (cluster.instances[0]!.gw.writer as unknown as { subscribers: unknown[] }).subscribers.length = 0;
+    if (o.sabotage) (gateways.instances[0]!.gw.writer as unknown as { subscribers: unknown[] }).subscribers.length = 0;
     phase('setup');
 
     // ---- load with the fault schedule.
     const D = o.durationS * 1000;
-    const plan = faultPlan(o, D, redis, db, adminUrl, terminations);
+    const plan = faultPlan(o.scenario, o, D, redis, db, adminUrl, terminations);
     const lastFault = plan.length ? Math.max(...plan.map((p) => p.atMs)) : 0;
     const loadEndMs = Math.max(D, lastFault + 1000);
     const loadStart = performance.now();
@@ -259,13 +144,13 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
 
     const writerLoop = async (r: Prng) => {
       while (!stop) {
-        const u = r.pick(users)!;
-        const op = await wl.write(r.weighted(WEIGHTS), r, u);
-        if (op && op.status === 'ok' && r.chance(0.6)) await wl.readAfter(r, op);
+        const u = r.pick(users);
+        const op = await wl.write(r.weightedKey(WEIGHTS), r, u);
+        if (op && op.status === 'ok' && r.bool(0.6)) await wl.readAfter(r, op);
       }
     };
     const readerLoop = async (r: Prng) => {
-      while (!stop) await wl.readList(r, r.pick(users)!);
+      while (!stop) await wl.readList(r, r.pick(users));
     };
     const line = () =>
       `[${o.scenario}] ${(elapsed() / 1000).toFixed(1)}s ops=${stats.writes} reads=${stats.reads} checked=${stats.readsChecked} facts=${stats.facts} violations=${stats.violations.length} read5xx=${stats.read5xx} w2xx=${stats.writes2xx} w503=${stats.writes503} wUnexp=${stats.writesUnexpected}`;
@@ -297,14 +182,14 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     // ---- heal, and wait until the service has recovered: leases back, queued invalidations replayed, outbox empty.
     if (redis.isPaused) redis.resume();
     if (!redis.isRunning) await redis.restart();
-    for (const inst of cluster.instances) {
+    for (const inst of gateways.instances) {
       try {
         await inst.gw.engine?.ready(20_000);
       } catch (err) {
         failures.push(`instance ${inst.index} did not recover its lease: ${String(err)}`);
       }
     }
-    const drained = await waitRecovered(cluster, db.url, 40_000);
+    const drained = await waitRecovered(gateways, db.db, 40_000);
     if (!drained.ok) failures.push(`recovery incomplete after 40 s: ${drained.detail}`);
     progress.update(`[${o.scenario}] load done in ${(loadMs / 1000).toFixed(1)}s; checking the remaining reads…`);
     phase('recovery');
@@ -312,12 +197,12 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     phase('check');
 
     // ---- final: lists vs the oracle, database durability and integrity.
-    const oracle = await compareWithOracle(world, cluster.instances, cluster.oracle, o.oracleRounds ?? 2);
+    const oracle = await compareWithOracle(world, gateways.instances, gateways.oracle, o.oracleRounds ?? 2);
     oracleCompared = oracle.compared;
     oracleMismatches = oracle.mismatches.length;
     for (const m of oracle.mismatches.slice(0, 20)) failures.push(`oracle mismatch: ${m}`);
     for (const m of oracle.errors.slice(0, 20)) failures.push(`final read failed: ${m}`);
-    const dbv = await verifyDatabase(world, db.url);
+    const dbv = await verifyDatabase(world, db.db);
     dbChecked = dbv.checked;
     dbFailures = dbv.failures.length;
     outboxRows = dbv.outboxRows;
@@ -358,7 +243,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     scenario: o.scenario,
     seed: o.seed,
     users: o.users,
-    instances: env?.cluster.instances.length ?? 0,
+    instances: env?.gateways.instances.length ?? 0,
     ops: stats.writes,
     reads: stats.reads,
     readsChecked: stats.readsChecked,
@@ -390,66 +275,15 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
   };
 }
 
-function faultPlan(o: RunOptions, D: number, redis: TestRedis, db: RunDatabase, adminUrl: string, terminations: number[]): FaultEvent[] {
-  const killMs = o.killMs ?? 3000;
-  const pauseMs = o.pauseMs ?? 5000;
-  switch (o.scenario) {
-    case 'none':
-      return [];
-    case 'redis-kill':
-      return [
-        { atMs: 0.3 * D, label: 'redis SIGKILL', run: async () => (await redis.kill(), '') },
-        { atMs: 0.3 * D + killMs, label: 'redis restarted (empty)', run: async () => (await redis.restart(), '') },
-      ];
-    case 'redis-pause':
-      return [
-        { atMs: 0.3 * D, label: 'redis SIGSTOP', run: async () => (redis.pause(), '') },
-        { atMs: 0.3 * D + pauseMs, label: 'redis SIGCONT', run: async () => (redis.resume(), '') },
-      ];
-    case 'bus-kill':
-      return [0.2, 0.45, 0.7].map((f) => ({
-        atMs: f * D,
-        label: 'CLIENT KILL TYPE pubsub',
-        run: async () => {
-          const c = redis.client();
-          try {
-            return `${String(await c.call('CLIENT', 'KILL', 'TYPE', 'pubsub'))} subscriber connections killed`;
-          } finally {
-            c.disconnect();
-          }
-        },
-      }));
-    case 'pg-terminate':
-      return [0.2, 0.45, 0.7].map((f) => ({
-        atMs: f * D,
-        label: 'pg_terminate_backend(all of the database)',
-        run: async () => {
-          terminations.push(performance.now());
-          const n = await terminateBackends(adminUrl, db.name);
-          terminations.push(performance.now());
-          return `${n} backends terminated`;
-        },
-      }));
-  }
-}
-
 /** Waits until every instance's queued invalidations are replayed and the outbox is empty. */
-async function waitRecovered(cluster: Cluster, databaseUrl: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+async function waitRecovered(gateways: Gateways, db: Queryable, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   const deadline = performance.now() + timeoutMs;
-  let detail = '';
-  const client = new pg.Client({ connectionString: databaseUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    for (;;) {
-      const pending = cluster.instances.map((i) => i.gw.engine?.stats().pendingReplays ?? 0);
-      const rows = Number((await client.query('SELECT count(*)::int AS n FROM cache_invalidations')).rows[0].n);
-      detail = `pending replays ${pending.join('/')}, outbox rows ${rows}`;
-      if (pending.every((p) => p === 0) && rows === 0) return { ok: true, detail };
-      if (performance.now() > deadline) return { ok: false, detail };
-      await sleep(250);
-    }
-  } finally {
-    await client.end().catch(() => undefined);
+  for (;;) {
+    const pending = gateways.instances.map((i) => i.gw.engine?.stats().pendingReplays ?? 0);
+    const rows = Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cache_invalidations')).rows[0]!.n);
+    const detail = `pending replays ${pending.join('/')}, outbox rows ${rows}`;
+    if (pending.every((p) => p === 0) && rows === 0) return { ok: true, detail };
+    if (performance.now() > deadline) return { ok: false, detail };
+    await sleep(250);
   }
 }

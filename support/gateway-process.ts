@@ -1,0 +1,94 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { HARNESS_ENV, type GatewayEnv } from './gateway.js';
+import { HttpClient } from './http-client.js';
+import type { ChildReady, ParentMessage } from './gateway-child.js';
+
+/**
+ * A gateway in a process of its own: for load that must not share the gateway's event loop
+ * (benchmarks), and for what only a process can do — crash (SIGKILL) or freeze (SIGSTOP).
+ */
+export interface GatewayProcess {
+  url: string;
+  api: HttpClient;
+  pid: number | undefined;
+  /** What the child's entry added to its ready message (the benchmark's bare route). */
+  extra: Record<string, unknown>;
+  /** The cache engine's counters in the child, or null without an engine. */
+  stats(): Promise<Record<string, any> | null>;
+  /** Closes the gateway and waits for the process to exit (SIGKILL after 5 s). */
+  stop(): Promise<void>;
+  /** SIGKILL: a crash, with no close and no goodbye to Redis or PostgreSQL. */
+  kill(): Promise<void>;
+  pause(): void;
+  resume(): void;
+}
+
+export interface GatewayProcessOptions {
+  /** The child's entry (a module calling `serveGatewayChild`); default the plain one, support/gateway-child.ts. */
+  entry?: string;
+  /** Node options of the child after `--import tsx` (a CPU profile, for example). */
+  execArgv?: string[];
+  /** Longest wait for the child to listen (default 60 s). */
+  startTimeoutMs?: number;
+}
+
+const DEFAULT_ENTRY = fileURLToPath(new URL('./gateway-child.ts', import.meta.url));
+
+/** Starts a gateway process on `HARNESS_ENV` + `env` (and this process's environment beneath). */
+export async function startGatewayProcess(env: GatewayEnv, opts: GatewayProcessOptions = {}): Promise<GatewayProcess> {
+  const child: ChildProcess = fork(opts.entry ?? DEFAULT_ENTRY, [], {
+    execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])],
+    env: { ...process.env, ...HARNESS_ENV, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  const kill = async () => {
+    if (gone()) return;
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await exited;
+  };
+  let ready: ChildReady;
+  try {
+    ready = await new Promise<ChildReady>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`gateway process did not listen within ${opts.startTimeoutMs ?? 60_000} ms`)), opts.startTimeoutMs ?? 60_000);
+      child.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m as ChildReady);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`gateway process exited with ${code ?? signal} before listening`));
+      });
+    });
+  } catch (err) {
+    await kill();
+    throw err;
+  }
+  const send = (m: ParentMessage) => child.send(m);
+  const { url, ...extra } = ready;
+  return {
+    url,
+    api: new HttpClient(url),
+    pid: child.pid,
+    extra,
+    stats: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve((m as { stats: Record<string, any> | null }).stats));
+        send({ cmd: 'stats' });
+      }),
+    stop: async () => {
+      if (gone()) return;
+      const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.kill('SIGCONT');
+      send({ cmd: 'exit' });
+      await exited;
+      clearTimeout(force);
+    },
+    kill,
+    pause: () => void (gone() || child.kill('SIGSTOP')),
+    resume: () => void (gone() || child.kill('SIGCONT')),
+  };
+}
