@@ -27,6 +27,10 @@ const Env = Type.Object({
   CACHE_COMPRESS_MIN_BYTES: Type.Integer({ minimum: 0, default: 512 }),
   CACHE_WARMUP_USERS: Type.Integer({ minimum: 0, default: 1000 }),
   CACHE_WARMUP_MAX_MS: Type.Integer({ minimum: 0, default: 2000 }),
+  STREAM_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+  STREAM_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  STREAM_PING_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  STREAM_AUTH_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5_000 }),
   ADMIN_USERNAMES: Type.String({ default: '' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -63,6 +67,16 @@ export interface Config {
     outboxReplayAfterMs: number;
     /** Values stored in Redis at least this long are deflated; 0: never. */
     compressMinBytes: number;
+  };
+  /** The live-updates stream (GET /api/v1/stream). */
+  stream: {
+    maxConnectionsPerUser: number;
+    /** A client whose unsent frames pass this many bytes is closed (it resumes from its position). */
+    maxBufferedBytes: number;
+    /** WebSocket ping interval; a peer that has not answered the previous ping is dropped. */
+    pingMs: number;
+    /** How long an unauthenticated connection may wait before its auth frame. */
+    authTimeoutMs: number;
   };
   adminUsernames: ReadonlySet<string>;
   logLevel: string;
@@ -125,6 +139,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       warmupMaxMs: e.CACHE_WARMUP_MAX_MS,
       outboxReplayAfterMs: e.CACHE_OUTBOX_REPLAY_AFTER_MS,
       compressMinBytes: e.CACHE_COMPRESS_MIN_BYTES,
+    },
+    stream: {
+      maxConnectionsPerUser: e.STREAM_MAX_CONNECTIONS_PER_USER,
+      maxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
+      pingMs: e.STREAM_PING_MS,
+      authTimeoutMs: e.STREAM_AUTH_TIMEOUT_MS,
     },
     adminUsernames: new Set(
       e.ADMIN_USERNAMES.split(',')

@@ -15,7 +15,10 @@ import { MessageService } from './domain/messages.js';
 import { UserService } from './domain/users.js';
 import { Writer } from './domain/writer.js';
 import { buildHttpApp } from './http/app.js';
-import type { HttpContext } from './http/context.js';
+import type { HttpContext, PushContext } from './http/context.js';
+import { changesSince } from './push/changes.js';
+import { PushFeed } from './push/feed.js';
+import { Hub } from './push/hub.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { warmUp } from './conversation-list/warmup.js';
@@ -94,6 +97,31 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   }
   const conversationList: ConversationListSource = cacheServes && listCache ? listCache : sqlList;
 
+  // Live updates: pushed from the same publications that keep the cache (src/push).
+  let push: PushContext | undefined;
+  let feed: PushFeed | undefined;
+  if (engine && listCache) {
+    const eng = engine;
+    const cache = listCache;
+    const hub = new Hub({
+      maxPerUser: config.stream.maxConnectionsPerUser,
+      maxBufferedBytes: config.stream.maxBufferedBytes,
+      onActive: (active) => eng.wantSettlements(active),
+    });
+    const f = new PushFeed(eng, cache, hub, logger.child({ component: 'push' }));
+    feed = f;
+    push = {
+      hub,
+      async follow(userId) {
+        await f.track(userId);
+        const head = await eng.journalHead();
+        if (head === undefined) throw new Error('the journal cannot be read now');
+        return head;
+      },
+      changes: (userId, since, limit) => changesSince(eng, cache, userId, since, limit),
+    };
+  }
+
   const metrics = createMetrics();
   if (engine && listCache) {
     const cache = listCache;
@@ -119,6 +147,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     messages,
     conversationList,
     cacheAdmin: listCache,
+    push,
     async dbReady() {
       try {
         await Promise.race([db.query('SELECT 1'), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 1000).unref())]);
@@ -149,6 +178,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     async close() {
       closing = true;
       await app.close();
+      feed?.close();
       await warmup;
       await outbox?.stop();
       await engine?.close();

@@ -5,7 +5,8 @@ import type { WriteEvent, WriteSubscriber } from '../domain/events.js';
 import type { ListQuery } from '../model/model.js';
 import { loadConversationStates, loadMemberStates, unreadCounts } from '../store/list-state.js';
 import type { StateLoaders } from './loaders.js';
-import { composePage } from './compose.js';
+import { composePage, itemJson } from './compose.js';
+import { unreadCount } from './unread.js';
 import { encodeListBody, etagOf } from './encode.js';
 import { conversationPiece, memberPiece, variantField } from './keys.js';
 import { busNote, encodeNote, journalNote } from './note.js';
@@ -187,6 +188,58 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
     }
   }
 
+  /**
+   * A user's member state, at least at `atLeast` (read again from the database when what the cache
+   * holds is older: a write still on its way to this instance).
+   */
+  async memberState(userId: string, atLeast = 0): Promise<MemberState> {
+    let found = (await this.engine.getMany<MemberState>(MEMBER, [userId], this.loadMembers)).get(userId);
+    if (found === undefined || found.entry.version < atLeast) {
+      found = (await this.engine.getMany<MemberState>(MEMBER, [userId], this.loadMembers, { fresh: true })).get(userId);
+    }
+    if (found?.entry.value == null) throw new Error(`no member state for user ${userId}`);
+    return found.entry.value;
+  }
+
+  /**
+   * The items of these conversations as `userId` sees them now, for those in the user's list (the
+   * others are left out): what a push sends and a changes feed returns. A conversation's state older
+   * than `atLeast` says is read again from the database.
+   */
+  async itemsFor(userId: string, member: MemberState, conversationIds: readonly string[], atLeast?: ReadonlyMap<string, number>): Promise<Map<string, string>> {
+    const wanted = conversationIds.filter((c) => member.conversationIds.has(c));
+    const out = new Map<string, string>();
+    if (wanted.length === 0) return out;
+    const found = await this.engine.getMany<ConversationState>(CONVERSATION, wanted, this.loadConversations);
+    const stale = wanted.filter((c) => (found.get(c)?.entry.version ?? -1) < (atLeast?.get(c) ?? 0));
+    if (stale.length > 0) {
+      for (const [id, f] of await this.engine.getMany<ConversationState>(CONVERSATION, stale, this.loadConversations, { fresh: true })) found.set(id, f);
+    }
+    const viewer = Number(userId);
+    const byId = new Map(member.memberships.map((m) => [m.c, m]));
+    const uncounted: Array<[string, ConversationState]> = [];
+    for (const c of wanted) {
+      const state = found.get(c)?.entry.value;
+      if (state == null) continue;
+      const n = unreadCount(viewer, byId.get(c)!, state);
+      if (n === undefined) uncounted.push([c, state]);
+      else out.set(c, itemJson(userId, state, n));
+    }
+    if (uncounted.length > 0) {
+      const exact = await this.load(() => unreadCounts(this.db, userId, uncounted.map(([c]) => c)));
+      for (const [c, state] of uncounted) {
+        const n = exact.get(c);
+        if (n !== undefined) out.set(c, itemJson(userId, state, n));
+      }
+    }
+    return out;
+  }
+
+  /** The engine this list is cached in (its events drive the push). */
+  get cacheEngine(): Engine {
+    return this.engine;
+  }
+
   // ---------------------------------------------------------------- writes
 
   /**
@@ -225,7 +278,9 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
   private async publish(updates: Update[], event?: WriteEvent): Promise<boolean> {
     const started = performance.now();
     try {
-      const report = await this.engine.publish(updates, event ? { note: encodeNote(busNote(event)), journal: encodeNote(journalNote(event)) } : {});
+      const versions = new Map(updates.map((u) => [`${u.kind}:${u.id}`, u.version]));
+      const notes = event ? { note: encodeNote(busNote(event, versions)), journal: encodeNote(journalNote(event, versions)) } : {};
+      const report = await this.engine.publish(updates, notes);
       const fields = {
         kind: event?.kind,
         conversationId: event?.conversationId,

@@ -12,9 +12,11 @@ export interface JournalNote {
   /** The write's kind and conversation. */
   k: WriteKind;
   c: string | null;
-  /** Conversations whose shared state changed; users whose memberships or read markers changed. */
+  /** Conversations whose shared state changed, and the version each got; the same for member states. */
   cs: readonly string[];
+  cv: readonly number[];
   ms: readonly string[];
+  mv: readonly number[];
   /** Users whose list the conversation left. */
   r: readonly string[];
 }
@@ -24,12 +26,23 @@ export interface BusNote extends JournalNote {
   mid?: string;
 }
 
-export function journalNote(e: WriteEvent): JournalNote {
-  return { k: e.kind, c: e.conversationId, cs: e.changed.conversations, ms: e.changed.memberLists, r: e.removedUserIds ?? [] };
+/** The note of a write whose new versions are `versions` (kind:id -> version of what was published). */
+export function journalNote(e: WriteEvent, versions: ReadonlyMap<string, number>): JournalNote {
+  const cs = e.changed.conversations;
+  const ms = e.changed.memberLists;
+  return {
+    k: e.kind,
+    c: e.conversationId,
+    cs,
+    cv: cs.map((id) => versions.get(`c:${id}`) ?? 0),
+    ms,
+    mv: ms.map((id) => versions.get(`m:${id}`) ?? 0),
+    r: e.removedUserIds ?? [],
+  };
 }
 
-export function busNote(e: WriteEvent): BusNote {
-  const n: BusNote = journalNote(e);
+export function busNote(e: WriteEvent, versions: ReadonlyMap<string, number>): BusNote {
+  const n: BusNote = journalNote(e, versions);
   if (e.message) n.msg = e.message;
   if (e.messageId) n.mid = e.messageId;
   return n;
@@ -43,7 +56,8 @@ export function encodeNote(n: JournalNote): Buffer {
 export function decodeNote(b: Buffer): BusNote | undefined {
   try {
     const n = JSON.parse(b.toString('utf8')) as BusNote;
-    if (typeof n !== 'object' || n === null || typeof n.k !== 'string' || !Array.isArray(n.cs) || !Array.isArray(n.ms) || !Array.isArray(n.r)) return undefined;
+    if (typeof n !== 'object' || n === null || typeof n.k !== 'string') return undefined;
+    if (!Array.isArray(n.cs) || !Array.isArray(n.cv) || !Array.isArray(n.ms) || !Array.isArray(n.mv) || !Array.isArray(n.r)) return undefined;
     return n;
   } catch {
     return undefined;

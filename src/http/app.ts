@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
 import { messageRoutes } from './routes/messages.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { streamRoutes } from './routes/stream.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody } from './schemas/common.js';
 import { ConversationListItem } from './schemas/conversations.js';
@@ -75,6 +76,8 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
     healthRoutes(open, ctx);
     authRoutes(open, ctx);
   });
+  // Its own scope: the upgrade carries its token where a browser can put it (see the route).
+  await app.register(async (live) => streamRoutes(live, ctx));
   await app.register(async (api) => {
     authenticatedScope(api, ctx.tokens);
     userRoutes(api, ctx);

@@ -6,11 +6,21 @@ import type { ConversationService } from '../domain/conversations.js';
 import type { MessageService } from '../domain/messages.js';
 import type { UserService } from '../domain/users.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Changes } from '../push/changes.js';
+import type { Hub } from '../push/hub.js';
 
 /** Cache administration as the admin routes see it (implemented by the conversation-list cache). */
 export interface CacheAdmin {
   stats(): Record<string, unknown>;
   clear(): Promise<void>;
+}
+
+/** Live updates, as the stream and changes routes see them (src/push). */
+export interface PushContext {
+  hub: Hub;
+  /** Starts following a connected user; resolves to the position their stream starts at. */
+  follow(userId: string): Promise<string>;
+  changes(userId: string, since: string | undefined, limit: number): Promise<Changes>;
 }
 
 /** Everything the HTTP layer needs, built once by the composition root (src/server.ts). */
@@ -23,6 +33,8 @@ export interface HttpContext {
   messages: MessageService;
   conversationList: ConversationListSource;
   cacheAdmin: CacheAdmin | undefined;
+  /** Absent when there is no cache engine (CACHE_ENABLED=false without Redis): no stream then. */
+  push: PushContext | undefined;
   /** Whether the database answers (for /ready). */
   dbReady(): Promise<boolean>;
   redisState(): 'up' | 'down' | 'disabled';

@@ -17,6 +17,8 @@ const OPERATION_IDS: Record<string, string> = {
   'patch /api/v1/users/me': 'updateMe',
   'get /api/v1/users/{idOrUsername}': 'getUser',
   'get /api/v1/conversations': 'listConversations',
+  'get /api/v1/conversations/changes': 'listConversationChanges',
+  'get /api/v1/stream': 'openStream',
   'post /api/v1/conversations': 'createConversation',
   'get /api/v1/conversations/{id}': 'getConversation',
   'patch /api/v1/conversations/{id}': 'updateConversation',
@@ -57,6 +59,16 @@ describe('the served OpenAPI document', () => {
     delete broken.paths['/health'].get.operationId;
     const report = await lintOpenApi(broken);
     expect(report.problems.map((p) => p.ruleId).sort()).toEqual(['no-empty-servers', 'operation-operationId']);
+  });
+
+  it('documents a 2xx answer for every operation but the stream (a WebSocket upgrade: 101, see redocly.yaml)', () => {
+    const without: string[] = [];
+    for (const [path, item] of Object.entries<Record<string, { responses: Record<string, unknown> }>>(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!Object.keys(op.responses).some((code) => /^2\d\d$/.test(code))) without.push(`${method} ${path}`);
+      }
+    }
+    expect(without).toEqual(['get /api/v1/stream']);
   });
 
   it('gives every operation its stable operationId', () => {

@@ -133,6 +133,10 @@ export class VersionedEngine implements Engine {
     return this.s.coherent();
   }
 
+  get settleBoundMs(): number {
+    return this.o.leaseMs + this.o.ackTimeoutMs + this.o.redisTimeoutMs;
+  }
+
   peek<T>(kind: string, id: string): Entry<T> | undefined {
     return this.reader.peek<T>(kind, id);
   }
@@ -171,8 +175,8 @@ export class VersionedEngine implements Engine {
     }
   }
 
-  async journalRead(position: string, limit: number): Promise<JournalRead | undefined> {
-    return this.journal.read(position, limit);
+  async journalRead(position: string, limit: number, rewindMs?: number): Promise<JournalRead | undefined> {
+    return this.journal.read(position, limit, rewindMs);
   }
 
   async clear(): Promise<void> {

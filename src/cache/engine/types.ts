@@ -204,8 +204,13 @@ export interface Engine {
   wantSettlements(on: boolean): void;
   /** The journal's current end (a position), or undefined when it cannot be read now. */
   journalHead(): Promise<string | undefined>;
-  /** Notes after `position`; undefined when the position is too old or from before a reset. */
-  journalRead(position: string, limit: number): Promise<JournalRead | undefined>;
+  /**
+   * Notes after `position` (and those of the `rewindMs` before it, see journal/redis.ts); undefined
+   * when the position is too old, malformed, or from before a reset.
+   */
+  journalRead(position: string, limit: number, rewindMs?: number): Promise<JournalRead | undefined>;
+  /** How long a write's message may take to reach every instance before they stop trusting memory. */
+  readonly settleBoundMs: number;
   /** Drops every piece everywhere (L1 of every instance, L2) and starts the journal over. */
   clear(): Promise<void>;
   /**

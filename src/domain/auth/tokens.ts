@@ -4,6 +4,8 @@ import { unauthorized } from '../../errors.js';
 export interface TokenClaims {
   sub: string;
   username: string;
+  /** Expiry, seconds since the epoch (set on every token this service signs). */
+  exp?: number;
 }
 
 export interface TokenService {
@@ -32,7 +34,7 @@ export function createTokenService(secret: string, ttlSeconds: number): TokenSer
       if (typeof payload.sub !== 'string' || typeof payload.username !== 'string') {
         throw unauthorized('invalid token');
       }
-      return { sub: payload.sub, username: payload.username };
+      return typeof payload.exp === 'number' ? { sub: payload.sub, username: payload.username, exp: payload.exp } : { sub: payload.sub, username: payload.username };
     },
   };
 }

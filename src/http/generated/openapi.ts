@@ -90,6 +90,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WebSocket: live changes of the caller’s conversation list (see the README, "Live updates")
+         * @description Upgrade to a WebSocket. Authenticate with `Authorization: Bearer`, the `token` query parameter, or a first frame `{"type":"auth","token":"..."}` within the auth timeout. Close codes: 4401 bad or expired token, 4408 no auth frame in time, 4429 too many connections, 4413 slow consumer, 1007 a frame that is not JSON, 1008 a frame the protocol does not allow, 1009 a frame over 4 KiB, 1001 shutting down. A plain GET (no upgrade) is a 400.
+         */
+        get: operations["openStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/me": {
         parameters: {
             query?: never;
@@ -156,6 +176,26 @@ export interface paths {
         put?: never;
         /** Create a direct, group or public conversation (an existing direct one: 200) */
         post: operations["createConversation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed in the caller’s list after a position (resume after a disconnect)
+         * @description Items changed after `since`, as the list shows them now, and ids of conversations that left the list, in order, paged by `limit`. A position that is too old, from before a cache clear, or unknown: 410 RESYNC_REQUIRED, reload the list. Without `since`: the current position and no changes.
+         */
+        get: operations["listConversationChanges"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -704,6 +744,35 @@ export interface operations {
             };
         };
     };
+    openStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -1020,6 +1089,89 @@ export interface operations {
             };
             /** @description Default Response */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listConversationChanges: {
+        parameters: {
+            query?: {
+                /** @description A position from the stream or a previous changes answer; omitted: the current position */
+                since?: string;
+                /** @description Changed and removed conversations per page, at most */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        data: {
+                            /** @description Conversations of the list that changed, as the list shows them now */
+                            changed: components["schemas"]["ConversationListItem"][];
+                            /** @description Ids of conversations that left the list */
+                            removed: string[];
+                            /** @description Where the next call (or a resumed stream) starts */
+                            position: string;
+                            /** @description More changes after `position`: call again with it */
+                            hasMore: boolean;
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Default Response */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -16,7 +16,13 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
       },
       // Relative to where the document is served: every instance of the gateway serves the API it describes.
       servers: [{ url: '/', description: 'this gateway' }],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          // The stream's upgrade, from a browser (which cannot set the header).
+          tokenQuery: { type: 'apiKey', in: 'query', name: 'token' },
+        },
+      },
     },
     // Shared schemas keep their names (`ConversationListItem`, not `def-3`): generated clients use them.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

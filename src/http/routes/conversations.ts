@@ -2,12 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { decodeCursor } from '../../conversation-list/cursor.js';
 import type { ConversationType, ListQuery } from '../../model/model.js';
-import { validation } from '../../errors.js';
+import { unavailable, validation } from '../../errors.js';
 import type { HttpContext } from '../context.js';
 import { userId } from '../plugins/auth.js';
 import { sendListPage, sendRawData } from '../reply.js';
 import { AUTH_ERRORS, ConversationParams, errors, ok } from '../schemas/common.js';
 import {
+  ChangesQuerystring,
+  ChangesResponse,
   CreateConversationBody,
   ListQuerystring,
   ListResponse,
@@ -60,6 +62,31 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
       const hit = list.peek?.(uid, q);
       if (hit) return sendListPage(reply, hit, req.headers['if-none-match'], req.headers['accept-encoding']);
       return list.page(uid, q).then((page) => sendListPage(reply, page, req.headers['if-none-match'], req.headers['accept-encoding']));
+    },
+  );
+
+  app.get<{ Querystring: { since?: string; limit?: number } }>(
+    '/api/v1/conversations/changes',
+    {
+      schema: {
+        operationId: 'listConversationChanges',
+        tags: ['conversations', 'live updates'],
+        summary: 'What changed in the caller’s list after a position (resume after a disconnect)',
+        description:
+          'Items changed after `since`, as the list shows them now, and ids of conversations that left the list, ' +
+          'in order, paged by `limit`. A position that is too old, from before a cache clear, or unknown: ' +
+          '410 RESYNC_REQUIRED, reload the list. Without `since`: the current position and no changes.',
+        querystring: ChangesQuerystring,
+        response: { 200: ChangesResponse, ...errors(...AUTH_ERRORS, 410, 503) },
+      },
+    },
+    async (req, reply) => {
+      if (ctx.push === undefined) throw unavailable('live updates need the cache (CACHE_ENABLED or REDIS_URL)');
+      const c = await ctx.push.changes(userId(req), req.query.since, req.query.limit ?? 100);
+      return sendRawData(
+        reply,
+        `{"changed":[${c.changed.join(',')}],"removed":${JSON.stringify(c.removed)},"position":${JSON.stringify(c.position)},"hasMore":${c.hasMore}}`,
+      );
     },
   );
 

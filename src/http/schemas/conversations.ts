@@ -80,3 +80,23 @@ export const UpdateConversationBody = Type.Object(
 export const AddMemberBody = Type.Object({ userId: Id }, { additionalProperties: false });
 export const MemberParams = Type.Object({ id: Id, userId: Id }, { additionalProperties: false });
 export const ReadBody = Type.Object({ messageId: Type.Optional(Id) }, { additionalProperties: false });
+
+export const ChangesQuerystring = Type.Object(
+  {
+    since: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'A position from the stream or a previous changes answer; omitted: the current position' }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100, description: 'Changed and removed conversations per page, at most' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ChangesResponse = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Object({
+    changed: Type.Array(Type.Ref('ConversationListItem'), { description: 'Conversations of the list that changed, as the list shows them now' }),
+    removed: Type.Array(Type.String(), { description: 'Ids of conversations that left the list' }),
+    position: Type.String({ description: 'Where the next call (or a resumed stream) starts' }),
+    hasMore: Type.Boolean({ description: 'More changes after `position`: call again with it' }),
+  }),
+});

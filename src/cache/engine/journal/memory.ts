@@ -23,7 +23,8 @@ export class MemoryJournal {
     return `${this.epoch}:${this.seq}`;
   }
 
-  read(position: string, limit: number): JournalRead | undefined {
+  /** One process assigns positions in the order it applies writes: nothing to read back (rewindMs unused). */
+  read(position: string, limit: number, _rewindMs = 0): JournalRead | undefined {
     const m = /^(\d+):(\d+)$/.exec(position);
     if (!m || Number(m[1]) !== this.epoch) return undefined;
     const after = Number(m[2]);

@@ -13,10 +13,15 @@ export class RedisJournal {
     return this.l2.journalHead();
   }
 
-  async read(position: string, limit: number): Promise<JournalRead | undefined> {
+  /**
+   * `rewindMs`: also the notes of the last rewindMs before the position. A note's message may reach an
+   * instance after a later one's (two writers), so a client that resumes from the newest position it
+   * saw may not have seen an older one yet; reading back a little covers it (notes are idempotent).
+   */
+  async read(position: string, limit: number, rewindMs = 0): Promise<JournalRead | undefined> {
     const m = /^(\d+):(\d+-\d+)$/.exec(position);
     if (!m) return undefined;
-    const rows = await this.l2.journalRead(m[1]!, m[2]!, limit + 1);
+    const rows = await this.l2.journalRead(m[1]!, m[2]!, limit + 1, rewindMs);
     if (rows === undefined) return undefined;
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];

@@ -209,9 +209,12 @@ export class RedisL2 {
     return String(await this.call((r) => r.cgJournalHead(this.journalKey, this.journalMetaKey)));
   }
 
-  /** Notes after `after` in `epoch`; undefined when the epoch differs or notes may have been trimmed. */
-  async journalRead(epoch: string, after: string, count: number): Promise<Array<{ id: string; note: Buffer }> | undefined> {
-    const reply = await this.call((r) => r.cgJournalReadBuffer(this.journalKey, this.journalMetaKey, epoch, after, count));
+  /**
+   * Notes after `after` in `epoch` (from `rewindMs` before it when > 0); undefined when the epoch
+   * differs or notes may have been trimmed.
+   */
+  async journalRead(epoch: string, after: string, count: number, rewindMs: number): Promise<Array<{ id: string; note: Buffer }> | undefined> {
+    const reply = await this.call((r) => r.cgJournalReadBuffer(this.journalKey, this.journalMetaKey, epoch, after, count, rewindMs));
     if (Number(reply[0]) !== 1) return undefined;
     const out: Array<{ id: string; note: Buffer }> = [];
     for (let i = 1; i + 1 < reply.length; i += 2) out.push({ id: String(reply[i]), note: reply[i + 1] as Buffer });

@@ -114,17 +114,21 @@ if #last == 0 then return epoch .. ':0-0' end
 return epoch .. ':' .. last[1][1]`;
 
 /**
- * JREAD journal jmeta | epoch after count: notes after stream id `after` (exclusive), at most count.
- * Returns {0} when the epoch differs or notes after `after` may have been trimmed; otherwise
- * {1, id1, note1, ...}.
+ * JREAD journal jmeta | epoch after count rewindMs: notes after stream id `after` (exclusive), or from
+ * rewindMs before it, at most count. Returns {0} when the epoch differs or notes after `after` may
+ * have been trimmed; otherwise {1, id1, note1, ...}.
  */
 const JOURNAL_READ = `
 local meta = redis.call('HMGET', KEYS[2], 'epoch', 'floor')
 if (meta[1] or '0') ~= ARGV[1] then return {0} end
 local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
 if not ms then return {0} end
-if tonumber(ms) < tonumber(meta[2] or '0') then return {0} end
-local rows = redis.call('XRANGE', KEYS[1], ms .. '-' .. (tonumber(seq) + 1), '+', 'COUNT', ARGV[3])
+local floor = tonumber(meta[2] or '0')
+if tonumber(ms) < floor then return {0} end
+local start = ms .. '-' .. (tonumber(seq) + 1)
+local rewind = tonumber(ARGV[4])
+if rewind > 0 then start = math.max(floor, tonumber(ms) - rewind) .. '-0' end
+local rows = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[3])
 local out = {1}
 for i = 1, #rows do
   out[#out + 1] = rows[i][1]
@@ -152,8 +156,8 @@ declare module 'ioredis' {
       retentionMs: number,
     ): Result<Array<string | number>, Context>;
     cgJournalHead(journal: string, jmeta: string): Result<string, Context>;
-    cgJournalRead(journal: string, jmeta: string, epoch: string, after: string, count: number): Result<Array<number | string | Buffer>, Context>;
-    cgJournalReadBuffer(journal: string, jmeta: string, epoch: string, after: string, count: number): Result<Array<number | Buffer>, Context>;
+    cgJournalRead(journal: string, jmeta: string, epoch: string, after: string, count: number, rewindMs: number): Result<Array<number | string | Buffer>, Context>;
+    cgJournalReadBuffer(journal: string, jmeta: string, epoch: string, after: string, count: number, rewindMs: number): Result<Array<number | Buffer>, Context>;
     cgJournalReset(jmeta: string): Result<number, Context>;
   }
 }
