@@ -106,8 +106,10 @@ export class RedisL2 {
       this.refresh();
     });
     this.cmd.on('close', () => this.onClose());
-    // A cluster reports node losses as 'node error' and its own state through 'ready'/'end'.
     this.cmd.on('end', () => this.onClose());
+    // A cluster loses one node at a time: the connection as a whole stays up, but a failed-over master
+    // may have lost writes its replica had not received. Told like a reconnect (see onDisconnect).
+    this.cmd.on('-node', () => o.onDisconnect());
     this.cmd.on('error', (err: Error) => this.logError(err));
   }
 
