@@ -60,6 +60,8 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
   private readonly loadConversations: BatchLoader<ConversationState>;
   /** Where list answers came from (X-Cache), the contract's hits and misses. */
   private readonly answers = { l1: 0, l2: 0, miss: 0 };
+  /** Composes whose unread counts needed a new member state, or an exact count in SQL (README.md: unread counts). */
+  private readonly unread = { refreshes: 0, exactCounts: 0 };
 
   constructor(
     private readonly engine: Engine,
@@ -166,12 +168,14 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
       }
       rank = RANK.load;
       if (attempt === 0) {
+        this.unread.refreshes++;
         // Unread counts this member state cannot give (a deletion, or more new messages than the
         // conversations keep since it was read): read it again, counts included.
         members = new Map([...members, ...(await this.engine.getMany<MemberState>(MEMBER, [userId], this.loadMembers, { fresh: true }))]);
         conversations = new Map(conversations);
       } else {
         // The conversations' states are older than the member state (a write still on its way): count in SQL.
+        this.unread.exactCounts++;
         exactUnread = new Map([...(exactUnread ?? []), ...(await this.load(() => unreadCounts(this.db, userId, out.uncounted)))]);
       }
     }
@@ -333,6 +337,8 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
       pieces: s.entries,
       pages: this.pages.size,
       pageBytes: this.pages.bytes,
+      unreadRefreshes: this.unread.refreshes,
+      unreadExactCounts: this.unread.exactCounts,
       pieceHits: s.hits,
       pieceMisses: s.misses,
       loads: s.loads,
