@@ -75,6 +75,8 @@ export class VersionedEngine implements Engine {
         target: o.redis,
         namespace: o.namespace,
         timeoutMs: o.redisTimeoutMs,
+        // What a write waits for Redis at most before it degrades (publisher.ts).
+        writeTimeoutMs: o.leaseMs + o.redisTimeoutMs,
         connectionName: `${o.namespace}:${o.name}:${this.instanceId}:cmd`,
         breakerThreshold: o.breakerThreshold,
         breakerCooldownMs: o.breakerCooldownMs,
