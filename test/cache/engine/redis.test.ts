@@ -260,4 +260,23 @@ describe('two instances on one Redis: publish', () => {
     db.set('p', 2, 'after');
     expect(await readOne(b, 'p', db.loader)).toEqual([2, 'after', 'load']);
   });
+
+  it('clear(): a read during the clear, on either instance, does not bring a value from before it back', async () => {
+    const { a, b, namespace } = await engines.sharedPair();
+    const db = new Source();
+    db.set('p', 1, 'cached before the clear');
+    await readOne(a, 'p', db.loader);
+    await waitFor(async () => (await storedPiece(plain, namespace, 'p')) !== undefined, 5000, 'the L2 fill');
+    await readOne(b, 'p', db.loader);
+    db.set('p', 1, 'read from the source'); // what the clear is for: the cache's bytes are not to be served again
+    // Each instance reads the piece the moment it has flushed (traffic does not stop for a clear).
+    const during: Array<Promise<unknown>> = [];
+    for (const e of [a, b]) e.events.on('cleared', () => during.push(e.getMany(KIND, ['p'], db.loader)));
+    await a.clear();
+    await Promise.all(during);
+    for (const e of [a, b]) expect(e.peek<string>(KIND, 'p')?.value).not.toBe('cached before the clear');
+    const stored = await storedPiece(plain, namespace, 'p');
+    expect(stored === undefined || stored.d.subarray(1).equals(json('read from the source'))).toBe(true);
+    for (const e of [a, b]) expect((await readOne(e, 'p', db.loader))?.[1]).toBe('read from the source');
+  });
 });
