@@ -61,6 +61,36 @@ describe('instances that cannot hear or answer the bus', () => {
     expect(peekOne(b, 'p')).toEqual([3, 'newer']);
   });
 
+  it('a load in flight while the instance lost its lease is neither joined nor kept once trust returns', async () => {
+    const { a, b, plain, namespace } = await pair('none');
+    const db = new Source();
+    db.set('p', 1, 'p1');
+    db.set('q', 1, 'q1');
+    const held = db.held();
+    const inFlight = b.getMany<string>(KIND, ['p', 'q'], held.loader);
+    await held.started; // b has asked Redis, and its query has read version 1 of both
+
+    // b's bus drops, and the write is broadcast before b can subscribe again: b never hears of it
+    // (a waits for b's lease instead of its ack).
+    await killSubscriber(plain, namespace, b);
+    db.set('p', 2, 'p2');
+    db.set('q', 2, 'q2');
+    const report = await a.publish([
+      { kind: KIND, id: 'p', version: 2, value: 'p2' },
+      { kind: KIND, id: 'q', version: 2, value: 'q2' },
+    ]);
+    expect(report).toMatchObject({ acks: 0, degraded: false });
+    await waitFor(() => b.coherent() && b.stats().l1Flushes >= 1, 5000, 'b flushed and coherent again');
+    // A reader now must not get the load from before the lapse (it would wait for it, and get version 1).
+    expect(await within(readOne(b, 'q', db.loader), 3000, 'a read after b regained trust')).toEqual([2, 'q2', 'load']);
+    held.release();
+    const old = await inFlight;
+    expect([old.get('p')?.entry.version, old.get('q')?.entry.version]).toEqual([1, 1]); // its own caller started before the write
+    expect(b.peek(KIND, 'p')).toBeUndefined(); // version 1, read before b lost trust, was not kept
+    expect(peekOne(b, 'q')).toEqual([2, 'q2']);
+    expect(await readOne(b, 'p', db.loader)).toEqual([2, 'p2', 'load']);
+  });
+
   it('a message Redis delivers late (stamped before the receiver regained trust) is kept as a floor only: not served', async () => {
     const { a, b, plain, proxy, namespace } = await pair('a');
     const db = new Source();

@@ -131,6 +131,35 @@ describe('two instances on one Redis: publish', () => {
     expect(a.stats().published).toBe(1);
   });
 
+  it('the bus carries several pieces, tombstones, bytes of any kind and a note intact; garbage on the channel is ignored', async () => {
+    const { a, b, namespace } = await engines.sharedPair();
+    const seen: Array<CacheEvents['applied']> = [];
+    b.events.on('applied', (x) => seen.push(x));
+    await plain.publish(`${namespace}:bus`, 'not a message');
+    await plain.publish(`${namespace}:bus`, '\nU{"o":"x","m":"y","t":0,"u":[["note","p",1,999]],"n":-1}\nshort');
+    const odd = 'line one\nline two\n\u00e9\u{1F600} "quoted" \\ U{not a header}';
+    const report = await a.publish(
+      [
+        { kind: KIND, id: 'p', version: 3, value: odd },
+        { kind: KIND, id: 'gone', version: 2, value: null },
+        { kind: 'other', id: 'p', version: 1, value: '' },
+      ],
+      { note: Buffer.from([0x0a, 0x00, 0xff, 0x55]) },
+    );
+    expect(report.acks).toBe(1);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.updates).toEqual([
+      { kind: KIND, id: 'p', version: 3, value: odd },
+      { kind: KIND, id: 'gone', version: 2, value: null },
+      { kind: 'other', id: 'p', version: 1, value: '' },
+    ]);
+    expect(seen[0]!.note).toEqual(Buffer.from([0x0a, 0x00, 0xff, 0x55]));
+    expect(peekOne(b, 'p')).toEqual([3, odd]);
+    expect(peekOne(b, 'gone')).toEqual([2, null]);
+    expect(b.peek('other', 'p')).toMatchObject({ version: 1, value: '' });
+    expect(b.stats().received).toBe(3);
+  });
+
   it('a load in flight on b that read the old version is not kept after a publishes (L1 and Redis keep the new one)', async () => {
     const { a, b, namespace } = await engines.sharedPair();
     const db = new Source();
