@@ -5,7 +5,7 @@ import { TcpProxy } from '../../helpers/net.js';
 import { Engines, KIND, Source, peekOne, readOne, sleep, uniqueNamespace, useOwnRedis, waitFor, within } from './helpers.js';
 
 const TIMEOUT = 50;
-const LEASE = 600;
+const LEASE = 1200;
 const ACK_TIMEOUT = 100;
 
 const own = useOwnRedis();

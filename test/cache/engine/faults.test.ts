@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../helpers/net.js';
-import { Engines, KIND, Source, peekOne, readOne, sleep, storedPiece, uniqueNamespace, useOwnRedis, waitFor } from './helpers.js';
+import { Engines, KIND, Source, peekOne, readOne, sleep, storedPiece, uniqueNamespace, useOwnRedis, waitFor, type MakeOptions } from './helpers.js';
 import { SlowProxy } from './slow-proxy.js';
 
 /** Short durations of their own: these tests wait out leases. */
 const TIMEOUT = 50;
-const LEASE = 600;
+const LEASE = 1200;
 const ACK_TIMEOUT = 100;
 
 const own = useOwnRedis();
 const engines = new Engines(); // after useOwnRedis: its afterEach runs first, while Redis is still there
 
-async function pairOn(url: string, extra: Parameters<Engines['make']>[0] = {}) {
+async function pairOn(url: string, extra: MakeOptions = {}) {
   const namespace = uniqueNamespace();
   const opts = { namespace, redisUrl: url, leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT, ...extra };
   const a = engines.make({ ...opts, name: 'a' });
