@@ -58,9 +58,10 @@ export class Derived<V> implements DerivedCache<V> {
       max: 50_000,
       dispose: (rec, owner) => this.forget(owner, rec),
     });
-    s.changeListeners.push((key, _version, changed) => {
-      if (changed) this.pieceChanged(key);
-    });
+    // Every version applied here drops the owners of the piece, even one L1 already knew or had passed:
+    // L1 may have it from a read that told nothing derived (a fresh reload, a refill after eviction),
+    // so a value derived before that read is older than the version whose publish is now resolving.
+    s.changeListeners.push((key) => this.pieceChanged(key));
     s.flushListeners.push(() => this.clear());
   }
 

@@ -154,7 +154,7 @@ export class Reader {
       // renewed) nothing is filled: the stamp could not be trusted to be early enough.
       if (l2 !== undefined && stamp !== undefined && flight.epoch === s.epoch && !s.closed) {
         const stored = packValue(bytes, s.o.compressMinBytes);
-        l2.install(l2.pieceKey(kind, id), l.version, stamp, s.o.ttlMs, stored, false).then(
+        l2.install(l2.pieceKey(kind, id), l.version, stamp, s.o.ttlMs, stored, 'read').then(
           (ok) => {
             if (ok) {
               s.n.l2Bytes += stored.length;
