@@ -3,8 +3,7 @@ import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Applied, CacheEvents } from '../../../src/cache/engine/index.js';
 import { SHARED_REDIS_URL } from '../../helpers/redis.js';
-import { Engines, KIND, Source, peekOne, pieceKeys, readOne, redisNowMs, sharedClient, storedPiece, waitFor,
-  sleep, within } from './helpers.js';
+import { Engines, KIND, Source, peekOne, pieceKeys, readOne, redisNowMs, sharedClient, sleep, storedPiece, waitFor, within } from './helpers.js';
 
 const engines = new Engines();
 let plain: Redis;
