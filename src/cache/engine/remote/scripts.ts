@@ -19,9 +19,8 @@ import type { RedisConnection } from './client.js';
  * instance's inbox but the writer's (one PUBLISH each, inside the script): the writer never receives
  * its own messages.
  *
- * Reads are plain HMGETs, not scripts: a value passed through Lua costs Redis far more than a plain
- * read (45-100 us against ~2 us for a 4 KB value on Redis 7.0), and the read path is the one that must
- * scale.
+ * Reads are plain HMGETs, not scripts: a value passed through Lua costs Redis many times what a plain
+ * read does, and the read path is the one that must scale.
  *
  * Time is always Redis TIME (one clock for every instance).
  */
