@@ -143,15 +143,16 @@ export class VersionedEngine implements Engine {
     return this.reader.peek<T>(kind, id);
   }
 
-  async getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, opts?: { fresh?: boolean }): Promise<Map<string, Found<T>>> {
+  async getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, opts?: { fresh?: boolean; cachedOnly?: boolean }): Promise<Map<string, Found<T>>> {
     if (!this.enabled || this.s.closed) {
+      if (opts?.cachedOnly) return new Map();
       const loaded = await loader([...new Set(ids)]);
       this.s.n.loads++;
       const out = new Map<string, Found<T>>();
       for (const [id, l] of loaded) out.set(id, { entry: { version: l.version, value: l.value }, source: 'load' });
       return out;
     }
-    return this.reader.getMany(kind, ids, loader, opts?.fresh === true);
+    return this.reader.getMany(kind, ids, loader, opts?.fresh === true, opts?.cachedOnly === true);
   }
 
   publish(updates: readonly Update[], opts?: PublishOptions): Promise<PublishReport> {
