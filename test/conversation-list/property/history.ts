@@ -80,6 +80,8 @@ const SETUP_USERS = 10;
 const HOT_POSTS = RECENT_MESSAGES + 15;
 const HOT_BY = 0.7;
 const FORCE_FROM = 0.5;
+/** A profile change of a user in at least this many conversations reaches many lists at once. */
+const BUSY = 4;
 /** The hot group keeps at least this many active members besides the lurker (someone must post). */
 const HOT_MIN_ACTIVE = 3;
 
@@ -224,7 +226,7 @@ export class HistoryGenerator {
         return this.profile(this.rng.pick(this.actors())!);
       case 'profile-busy': {
         const busy = this.busiest();
-        return w.activeConversations(busy.id).length >= 3 ? this.profile(busy) : this.createWrite('group', busy, this.rng.sample(this.actors(), 2));
+        return w.activeConversations(busy.id).length >= BUSY ? this.profile(busy) : this.createWrite('group', busy, this.rng.sample(this.actors(), 2));
       }
       case 'profile-departed': {
         const departed = this.actors().filter((u) => this.departedFrom(u.id).length > 0);
@@ -346,7 +348,7 @@ export class HistoryGenerator {
     const n = this.world.activeConversations(actor.id).length;
     const departed = this.departedFrom(actor.id).length;
     const tags: Tag[] = ['profile'];
-    if (n >= 3) tags.push('profile-busy');
+    if (n >= BUSY) tags.push('profile-busy');
     if (departed > 0) tags.push('profile-departed');
     return {
       tags,
@@ -367,7 +369,7 @@ export class HistoryGenerator {
       memberIds.push(other.id);
     }
     if (title === 'hot') memberIds.push(this.lurker!);
-    const body = { type, title: title === 'hot' ? 'Hot "group" 😀' : awkwardText(this.rng, 3, 100), memberIds };
+    const body = { type, title: title === 'hot' ? 'Hot "group" \\ \u0001\u001f\u007f 😀 e\u0301 \u2028' : awkwardText(this.rng, 100), memberIds };
     return {
       tags: [type === 'group' ? 'create-group' : 'create-public'],
       actor,
@@ -428,7 +430,7 @@ export class HistoryGenerator {
     if (!c) return null;
     const actor = this.world.user(this.rng.pick(admins(c).filter((a) => a.userId !== this.lurker))!.userId);
     const body: Record<string, unknown> = {};
-    if (title || !avatar) body.title = awkwardText(this.rng, 3, 100);
+    if (title || !avatar) body.title = awkwardText(this.rng, 100);
     if (avatar) body.avatar = awkwardAvatar(this.rng);
     const tags: Tag[] = [];
     if ('title' in body) tags.push('patch-title');
@@ -606,7 +608,7 @@ export class HistoryGenerator {
     if (c.id === this.hot?.id) tags.push('post-hot');
     if (replyTo) tags.push('post-reply');
     if (c.type === 'direct' && activeMembers(c).length === 1) tags.push('direct-comeback');
-    const content = `${awkwardText(this.rng, 3, 200)} #${this.rng.int(1_000_000)}`;
+    const content = `${awkwardText(this.rng, 200)} #${this.rng.int(1_000_000)}`;
     return {
       tags,
       actor,
@@ -697,6 +699,8 @@ export class HistoryGenerator {
         return { ...base, actor, method: 'PATCH', path: `${LIST}/${c.id}`, body: { title: 'not allowed' }, expect: [403], describe: `rejected: non-admin ${actor.id} patches ${c.type} ${c.id}` };
       }
     }
-    return { ...base, actor: member, method: 'PATCH', path: '/api/v1/users/me', body: { displayName: '   ' }, expect: [400], describe: `rejected: blank displayName of ${member.id}` };
+    // PostgreSQL text cannot hold U+0000: refused up front, like a blank name.
+    const displayName = this.rng.pick(['   ', 'nul\u0000name'])!;
+    return { ...base, actor: member, method: 'PATCH', path: '/api/v1/users/me', body: { displayName }, expect: [400], describe: `rejected: displayName ${JSON.stringify(displayName)} of ${member.id}` };
   }
 }
