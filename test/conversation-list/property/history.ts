@@ -182,6 +182,12 @@ export class HistoryGenerator {
     return u ? `${u.username}(${u.id})` : '-';
   }
 
+  /** One of `options`, among former members only (onlyFormer), or preferably (preferFormer, when there are any). */
+  private pickComeback<T extends { former: boolean }>(options: T[], preferFormer: boolean, onlyFormer: boolean): T | undefined {
+    const former = options.filter((o) => o.former);
+    return this.rng.pick(onlyFormer || (preferFormer && former.length > 0) ? former : options);
+  }
+
   private directBetween(a: string, b: string): WorldConversation | undefined {
     return this.world.conversations.find(
       (c) => c.type === 'direct' && c.members.some((m) => m.userId === a) && c.members.some((m) => m.userId === b),
@@ -474,9 +480,7 @@ export class HistoryGenerator {
         options.push({ c, admin: admin.userId, target: u.id, former: c.members.some((m) => m.userId === u.id) });
       }
     }
-    const former = options.filter((o) => o.former);
-    const pool = onlyFormer || (preferFormer && former.length > 0) ? former : options;
-    const o = this.rng.pick(pool);
+    const o = this.pickComeback(options, preferFormer, onlyFormer);
     if (!o) return null;
     const actor = this.world.user(o.admin);
     return {
@@ -545,8 +549,7 @@ export class HistoryGenerator {
       if (c.type !== 'public') continue;
       for (const u of this.actors()) if (!isActive(c, u.id)) options.push({ c, userId: u.id, former: c.members.some((m) => m.userId === u.id) });
     }
-    const former = options.filter((o) => o.former);
-    const o = this.rng.pick(onlyFormer || (preferFormer && former.length > 0) ? former : options);
+    const o = this.pickComeback(options, preferFormer, onlyFormer);
     if (!o) return null;
     const actor = this.world.user(o.userId);
     return {
