@@ -31,9 +31,8 @@ const BYSTANDERS = 2;
  * time. Off by default while pages pushed out of a full budget can go stale (page-eviction.test.ts).
  */
 const SECOND_L1_BYTES = process.env.PROPERTY_SECOND_L1_BYTES;
-/**
- * Two caching instances and the oracle; `secondEnv` configures the second caching instance only.
- */
+
+/** Two caching instances and the oracle; `secondEnv` configures the second caching instance only. */
 async function startService(secondEnv: Record<string, string> = {}): Promise<{ cluster: Cluster; cached: Cluster['instances']; oracle: Cluster['instances'][number] }> {
   const cluster = await startCluster(1, SHARED_REDIS_URL);
   await cluster.addInstance({}, secondEnv);
