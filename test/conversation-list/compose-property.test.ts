@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Prng } from '../../scripts/lib/freshness/prng.js';
+import { Prng } from '../../support/prng.js';
 import { RECENT_MESSAGES } from '../../src/conversation-list/state.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { createGroup, mapLimit, postMessage, registerUsers } from '../helpers/fixtures.js';
@@ -69,7 +69,7 @@ async function runHistory(seed: number): Promise<void> {
 
     for (let i = 0; i < WRITES; i++) {
       const w = gen.next(i);
-      const target = routeRng.int(cached.length);
+      const target = routeRng.int(0, cached.length - 1);
       const res = await cached[target]!.api.request(w.method, w.path, { token: w.actor?.token, body: w.body });
       if (!w.expect.includes(res.status)) {
         throw new Error(`seed ${seed}, write #${i} [${w.describe}] on cached #${target}: status ${res.status}, expected ${w.expect.join('|')}: ${res.text}\n${reproduce}`);
@@ -126,10 +126,10 @@ describe('the refetch pattern', () => {
       // Three groups of ten; neighbouring groups share two members.
       const groups = [0, 8, 16].map((from) => users.slice(from, from + 10));
       const ids = [];
-      for (const g of groups) ids.push((await createGroup(cached[rng.int(2)]!.api, g[0]!, g.slice(1), 'Refetch')).id as string);
+      for (const g of groups) ids.push((await createGroup(cached[rng.int(0, 1)]!.api, g[0]!, g.slice(1), 'Refetch')).id as string);
 
       const read = async (u: (typeof users)[number], where: string, tally?: Map<string, number>) => {
-        const instance = rng.int(cached.length);
+        const instance = rng.int(0, cached.length - 1);
         const [got, truth] = await Promise.all([getList(cached[instance]!, u.token, ''), getList(oracle, u.token, '')]);
         expect(truth.status).toBe(200);
         expect(got.status).toBe(200);
@@ -146,8 +146,8 @@ describe('the refetch pattern', () => {
 
       const tally = new Map<string, number>();
       for (let m = 0; m < 30; m++) {
-        const g = rng.int(groups.length);
-        await postMessage(cached[rng.int(2)]!.api, groups[g]![rng.int(10)]!, ids[g]!, `message ${m}`);
+        const g = rng.int(0, groups.length - 1);
+        await postMessage(cached[rng.int(0, 1)]!.api, groups[g]![rng.int(0, 9)]!, ids[g]!, `message ${m}`);
         await Promise.all(groups[g]!.map((u) => read(u, `after message ${m}`, tally)));
       }
       const reads = [...tally.values()].reduce((a, b) => a + b, 0);

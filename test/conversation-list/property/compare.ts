@@ -1,4 +1,4 @@
-import type { Prng } from '../../../scripts/lib/freshness/prng.js';
+import type { Prng } from '../../../support/prng.js';
 import type { RunningGateway } from '../../helpers/gateway.js';
 import { activeMembers, type PropertyUser, type World } from './world.js';
 
@@ -120,13 +120,13 @@ export class ListComparer {
 
   private async variant(at: CheckPoint, world: World, user: PropertyUser, rng: Prng, v: Variant): Promise<void> {
     const mine = world.activeConversations(user.id);
-    const type = () => rng.pick(['direct', 'group', 'public'] as const)!;
+    const type = () => rng.pick(['direct', 'group', 'public'] as const);
     const coMember = () => {
       const co = new Set<string>();
       for (const c of mine) for (const m of activeMembers(c)) if (m.userId !== user.id) co.add(m.userId);
       // Mostly a co-member; sometimes oneself, anyone, or an id no user has (an empty list).
-      if (rng.chance(0.8) && co.size > 0) return rng.pick([...co])!;
-      return rng.pick([user.id, rng.pick(world.users)!.id, '999999999'])!;
+      if (rng.bool(0.8) && co.size > 0) return rng.pick([...co]);
+      return rng.pick([user.id, rng.pick(world.users).id, '999999999']);
     };
     switch (v) {
       case 'default':
@@ -137,25 +137,25 @@ export class ListComparer {
         return;
       case 'offset': {
         // Into the list, to its very end, or past it.
-        const offset = 1 + rng.int(mine.length + 1);
-        await this.compare(at, user, rng.chance(0.5) ? `offset=${offset}` : `limit=${1 + rng.int(4)}&offset=${offset}`);
+        const offset = rng.int(1, mine.length + 1);
+        await this.compare(at, user, rng.bool(0.5) ? `offset=${offset}` : `limit=${rng.int(1, 4)}&offset=${offset}`);
         return;
       }
       case 'type':
-        await this.compare(at, user, rng.chance(0.7) ? `type=${type()}` : `type=${type()}&limit=2&offset=${rng.int(3)}`);
+        await this.compare(at, user, rng.bool(0.7) ? `type=${type()}` : `type=${type()}&limit=2&offset=${rng.int(0, 2)}`);
         return;
       case 'withUserId': {
-        const extra = rng.pick(['', '', '&limit=1', `&type=${type()}`, '&offset=1'])!;
+        const extra = rng.pick(['', '', '&limit=1', `&type=${type()}`, '&offset=1']);
         await this.compare(at, user, `withUserId=${coMember()}${extra}`);
         return;
       }
       case 'old-cursor': {
         const cursor = encodeURIComponent(this.oldCursors.get(user.id)!);
-        await this.compare(at, user, `limit=${1 + rng.int(3)}&before=${cursor}${rng.chance(0.3) ? `&type=${type()}` : ''}`);
+        await this.compare(at, user, `limit=${rng.int(1, 3)}&before=${cursor}${rng.bool(0.3) ? `&type=${type()}` : ''}`);
         return;
       }
       case 'cursor': {
-        const filter = rng.pick(['', '', '', `&type=${type()}`, `&withUserId=${coMember()}`])!;
+        const filter = rng.pick(['', '', '', `&type=${type()}`, `&withUserId=${coMember()}`]);
         let query = `limit=2${filter}`;
         for (let depth = 0; depth < 3; depth++) {
           const body = await this.compare(at, user, query);

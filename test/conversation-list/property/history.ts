@@ -1,4 +1,4 @@
-import type { Prng } from '../../../scripts/lib/freshness/prng.js';
+import type { Prng } from '../../../support/prng.js';
 import { RECENT_MESSAGES } from '../../../src/conversation-list/state.js';
 import { awkwardAvatar, awkwardText } from './strings.js';
 import { activeMembers, admins, isActive, liveMessages, type PropertyUser, type World, type WorldConversation } from './world.js';
@@ -185,7 +185,7 @@ export class HistoryGenerator {
   /** One of `options`, among former members only (onlyFormer), or preferably (preferFormer, when there are any). */
   private pickComeback<T extends { former: boolean }>(options: T[], preferFormer: boolean, onlyFormer: boolean): T | undefined {
     const former = options.filter((o) => o.former);
-    return this.rng.pick(onlyFormer || (preferFormer && former.length > 0) ? former : options);
+    return this.rng.pickOrUndefined(onlyFormer || (preferFormer && former.length > 0) ? former : options);
   }
 
   private directBetween(a: string, b: string): WorldConversation | undefined {
@@ -197,25 +197,25 @@ export class HistoryGenerator {
   // ------------------------------------------------------------------ writes
 
   private random(): Write | null {
-    const kind = this.rng.weighted({
+    const kind = this.rng.weightedKey({
       post: 30, read: 8, edit: 6, deleteMessage: 7, profile: 6, direct: 5, group: 3, public: 2, patch: 4,
       deleteConversation: 2, add: 5, remove: 3, leave: 5, join: 4, register: 2, rejected: 3,
     });
     const makers: Record<typeof kind, Maker> = {
       post: () => this.post(),
-      read: () => this.markRead(this.rng.chance(0.5)),
-      edit: () => this.editMessage(this.rng.chance(0.5) ? 'last' : 'older'),
-      deleteMessage: () => this.deleteMessage(this.rng.pick(['last', 'recent', 'old'] as const)!),
-      profile: () => this.profile(this.rng.chance(0.4) ? this.busiest() : this.rng.pick(this.actors())!),
+      read: () => this.markRead(this.rng.bool(0.5)),
+      edit: () => this.editMessage(this.rng.bool(0.5) ? 'last' : 'older'),
+      deleteMessage: () => this.deleteMessage(this.rng.pick(['last', 'recent', 'old'] as const)),
+      profile: () => this.profile(this.rng.bool(0.4) ? this.busiest() : this.rng.pick(this.actors())),
       direct: () => this.createDirect(),
-      group: () => this.createWrite('group', this.rng.pick(this.actors())!, this.rng.sample(this.actors(), 1 + this.rng.int(7))),
-      public: () => this.createWrite('public', this.rng.pick(this.actors())!, this.rng.sample(this.actors(), this.rng.int(4))),
-      patch: () => this.patch(this.rng.chance(0.7), this.rng.chance(0.6)),
+      group: () => this.createWrite('group', this.rng.pick(this.actors()), this.rng.sample(this.actors(), this.rng.int(1, 7))),
+      public: () => this.createWrite('public', this.rng.pick(this.actors()), this.rng.sample(this.actors(), this.rng.int(0, 3))),
+      patch: () => this.patch(this.rng.bool(0.7), this.rng.bool(0.6)),
       deleteConversation: () => this.deleteConversation(),
-      add: () => this.addMember(this.rng.chance(0.6)),
+      add: () => this.addMember(this.rng.bool(0.6)),
       remove: () => this.removeMember(),
       leave: () => this.leave(undefined),
-      join: () => this.join(this.rng.chance(0.5)),
+      join: () => this.join(this.rng.bool(0.5)),
       register: () => this.register(),
       rejected: () => this.rejected(),
     };
@@ -229,21 +229,21 @@ export class HistoryGenerator {
       case 'register':
         return this.register();
       case 'profile':
-        return this.profile(this.rng.pick(this.actors())!);
+        return this.profile(this.rng.pick(this.actors()));
       case 'profile-busy': {
         const busy = this.busiest();
         return w.activeConversations(busy.id).length >= BUSY ? this.profile(busy) : this.createWrite('group', busy, this.rng.sample(this.actors(), 2));
       }
       case 'profile-departed': {
         const departed = this.actors().filter((u) => this.departedFrom(u.id).length > 0);
-        if (departed.length > 0) return this.profile(this.rng.pick(departed)!);
+        if (departed.length > 0) return this.profile(this.rng.pick(departed));
         // Lead there: the sender of a conversation's last message leaves it.
         const options: Array<{ c: WorldConversation; userId: string }> = [];
         for (const c of w.conversations) {
           const last = liveMessages(c).at(-1);
           if (last && isActive(c, last.senderId) && this.mayGo(c, last.senderId) && activeMembers(c).length >= 2) options.push({ c, userId: last.senderId });
         }
-        const o = this.rng.pick(options);
+        const o = this.rng.pickOrUndefined(options);
         return o ? this.leaveWrite(o.c, o.userId) : this.post();
       }
       case 'create-direct':
@@ -261,15 +261,15 @@ export class HistoryGenerator {
         return c ? this.post(c) : this.leaveDirect();
       }
       case 'create-group':
-        return this.createWrite('group', this.rng.pick(this.actors())!, this.rng.sample(this.actors(), 3));
+        return this.createWrite('group', this.rng.pick(this.actors()), this.rng.sample(this.actors(), 3));
       case 'create-public':
-        return this.createWrite('public', this.rng.pick(this.actors())!, []);
+        return this.createWrite('public', this.rng.pick(this.actors()), []);
       case 'patch-title':
         return this.patch(true, false);
       case 'patch-avatar':
         return this.patch(false, true);
       case 'delete-conversation':
-        return this.deleteConversation() ?? this.createWrite('group', this.rng.pick(this.actors())!, this.rng.sample(this.actors(), 2));
+        return this.deleteConversation() ?? this.createWrite('group', this.rng.pick(this.actors()), this.rng.sample(this.actors(), 2));
       case 'add-member':
         return this.addMember(false);
       case 're-add':
@@ -286,11 +286,11 @@ export class HistoryGenerator {
           const a = admins(c);
           if (c.type !== 'direct' && a.length === 1 && this.mayGo(c, a[0]!.userId) && activeMembers(c).length >= 2) options.push({ c, userId: a[0]!.userId });
         }
-        const o = this.rng.pick(options);
-        return o ? this.leaveWrite(o.c, o.userId) : this.createWrite('group', this.rng.pick(this.actors())!, this.rng.sample(this.actors(), 2));
+        const o = this.rng.pickOrUndefined(options);
+        return o ? this.leaveWrite(o.c, o.userId) : this.createWrite('group', this.rng.pick(this.actors()), this.rng.sample(this.actors(), 2));
       }
       case 'join-public':
-        return this.join(false) ?? this.createWrite('public', this.rng.pick(this.actors())!, []);
+        return this.join(false) ?? this.createWrite('public', this.rng.pick(this.actors()), []);
       case 'rejoin-public':
         return this.join(true, true) ?? this.leave(w.conversations.filter((c) => c.type === 'public'));
       case 'read':
@@ -318,7 +318,7 @@ export class HistoryGenerator {
 
   private register(): Write {
     const username = `p${this.seed % 100000}n${++this.registered}`;
-    const displayName = this.rng.chance(0.8) ? awkwardText(this.rng) : undefined;
+    const displayName = this.rng.bool(0.8) ? awkwardText(this.rng) : undefined;
     return {
       tags: ['register'],
       actor: undefined,
@@ -347,7 +347,7 @@ export class HistoryGenerator {
   }
 
   private profile(actor: PropertyUser): Write {
-    const what = this.rng.int(3);
+    const what = this.rng.int(0, 2);
     const body: Record<string, unknown> = {};
     if (what !== 1) body.displayName = awkwardText(this.rng);
     if (what !== 0) body.avatar = awkwardAvatar(this.rng);
@@ -406,15 +406,15 @@ export class HistoryGenerator {
     const actors = this.actors();
     if (want === 'existing-direct') {
       const open = this.world.conversations.filter((c) => c.type === 'direct' && this.actorsIn(c).length > 0 && c.members.length === 2);
-      const c = this.rng.pick(open);
+      const c = this.rng.pickOrUndefined(open);
       if (!c) return null;
-      const actor = this.rng.pick(this.actorsIn(c))!;
+      const actor = this.rng.pick(this.actorsIn(c));
       return this.directWrite(actor, this.world.user(c.members.find((m) => m.userId !== actor.id)!.userId));
     }
     if (want === 'create-direct') {
       const pairs: Array<[PropertyUser, PropertyUser]> = [];
       for (const a of actors) for (const b of actors) if (a.id < b.id && !this.directBetween(a.id, b.id)) pairs.push([a, b]);
-      const pair = this.rng.pick(pairs);
+      const pair = this.rng.pickOrUndefined(pairs);
       return pair ? this.directWrite(...pair) : this.register();
     }
     const [a, b] = this.rng.sample(actors, 2);
@@ -432,9 +432,9 @@ export class HistoryGenerator {
 
   private patch(title: boolean, avatar: boolean): Write | null {
     const candidates = this.world.conversations.filter((c) => c.type !== 'direct' && admins(c).some((a) => a.userId !== this.lurker));
-    const c = this.rng.pick(candidates);
+    const c = this.rng.pickOrUndefined(candidates);
     if (!c) return null;
-    const actor = this.world.user(this.rng.pick(admins(c).filter((a) => a.userId !== this.lurker))!.userId);
+    const actor = this.world.user(this.rng.pick(admins(c).filter((a) => a.userId !== this.lurker)).userId);
     const body: Record<string, unknown> = {};
     if (title || !avatar) body.title = awkwardText(this.rng, 100);
     if (avatar) body.avatar = awkwardAvatar(this.rng);
@@ -455,7 +455,7 @@ export class HistoryGenerator {
 
   private deleteConversation(): Write | null {
     const candidates = this.nonHot(this.world.conversations).filter((c) => admins(c).some((a) => a.userId !== this.lurker));
-    const c = this.rng.pick(candidates);
+    const c = this.rng.pickOrUndefined(candidates);
     if (!c) return null;
     const actor = this.world.user(admins(c).find((a) => a.userId !== this.lurker)!.userId);
     return {
@@ -503,7 +503,7 @@ export class HistoryGenerator {
       if (!admin) continue;
       for (const m of activeMembers(c)) if (m.userId !== admin.userId && this.mayGo(c, m.userId)) options.push({ c, admin: admin.userId, target: m.userId });
     }
-    const o = this.rng.pick(options);
+    const o = this.rng.pickOrUndefined(options);
     if (!o) return null;
     const actor = this.world.user(o.admin);
     return {
@@ -522,7 +522,7 @@ export class HistoryGenerator {
     for (const c of among ?? this.world.conversations) {
       for (const m of activeMembers(c)) if (this.mayGo(c, m.userId)) options.push({ c, userId: m.userId });
     }
-    const o = this.rng.pick(options);
+    const o = this.rng.pickOrUndefined(options);
     return o ? this.leaveWrite(o.c, o.userId) : null;
   }
 
@@ -569,10 +569,10 @@ export class HistoryGenerator {
       if (needMessages && c.messages.length === 0) continue;
       for (const m of activeMembers(c)) if (m.userId !== this.lurker) options.push({ c, userId: m.userId });
     }
-    const o = this.rng.pick(options);
+    const o = this.rng.pickOrUndefined(options);
     if (!o) return null;
     // Any message of the conversation, deleted ones too, older than the marker or not.
-    const target = to ? this.rng.pick(o.c.messages) : undefined;
+    const target = to ? this.rng.pickOrUndefined(o.c.messages) : undefined;
     const actor = this.world.user(o.userId);
     return {
       tags: target ? ['read', 'read-to'] : ['read'],
@@ -596,22 +596,22 @@ export class HistoryGenerator {
     let actor: PropertyUser | undefined;
     if (c === undefined) {
       const comeback = this.directWithOneSideGone();
-      if (comeback && this.rng.chance(0.3)) c = comeback;
+      if (comeback && this.rng.bool(0.3)) c = comeback;
       else {
-        actor = this.rng.pick(this.actors().filter((u) => this.world.activeConversations(u.id).length > 0));
+        actor = this.rng.pickOrUndefined(this.actors().filter((u) => this.world.activeConversations(u.id).length > 0));
         if (!actor) return null;
-        c = this.rng.pick(this.world.activeConversations(actor.id))!;
+        c = this.rng.pick(this.world.activeConversations(actor.id));
       }
     }
-    actor ??= this.rng.pick(this.actorsIn(c));
+    actor ??= this.rng.pickOrUndefined(this.actorsIn(c));
     if (!actor) return null;
     const live = liveMessages(c);
-    const replyTo = (reply || this.rng.chance(0.3)) && live.length > 0 ? this.rng.pick(live) : undefined;
+    const replyTo = (reply || this.rng.bool(0.3)) && live.length > 0 ? this.rng.pickOrUndefined(live) : undefined;
     const tags: Tag[] = ['post'];
     if (c.id === this.hot?.id) tags.push('post-hot');
     if (replyTo) tags.push('post-reply');
     if (c.type === 'direct' && activeMembers(c).length === 1) tags.push('direct-comeback');
-    const content = `${awkwardText(this.rng, 200)} #${this.rng.int(1_000_000)}`;
+    const content = `${awkwardText(this.rng, 200)} #${this.rng.int(0, 999_999)}`;
     return {
       tags,
       actor,
@@ -631,7 +631,7 @@ export class HistoryGenerator {
       const pool = which === 'last' ? live.slice(-1) : live.slice(0, -1);
       for (const m of pool) if (m.senderId !== this.lurker && isActive(c, m.senderId)) options.push({ c, id: m.id, senderId: m.senderId });
     }
-    const o = this.rng.pick(options);
+    const o = this.rng.pickOrUndefined(options);
     if (!o) return strict ? null : this.post();
     const actor = this.world.user(o.senderId);
     return {
@@ -658,7 +658,7 @@ export class HistoryGenerator {
         if (by !== undefined) options.push({ c, id: m.id, actor: by });
       }
     }
-    const o = this.rng.pick(options);
+    const o = this.rng.pickOrUndefined(options);
     if (!o) return strict ? null : this.post();
     const actor = this.world.user(o.actor);
     return {
@@ -674,11 +674,11 @@ export class HistoryGenerator {
 
   /** A write the service must refuse with a 4xx; it must change no list. */
   private rejected(): Write | null {
-    const kind = this.rng.int(5);
-    const c = this.rng.pick(this.world.conversations.filter((x) => this.actorsIn(x).length > 0));
+    const kind = this.rng.int(0, 4);
+    const c = this.rng.pickOrUndefined(this.world.conversations.filter((x) => this.actorsIn(x).length > 0));
     if (!c) return null;
-    const member = this.rng.pick(this.actorsIn(c))!;
-    const outsider = this.rng.pick(this.actors().filter((u) => !isActive(c, u.id)));
+    const member = this.rng.pick(this.actorsIn(c));
+    const outsider = this.rng.pickOrUndefined(this.actors().filter((u) => !isActive(c, u.id)));
     const base = { tags: ['rejected'] as Tag[], conversationId: c.id };
     if (kind === 0) {
       return { ...base, actor: member, method: 'POST', path: `${LIST}/${c.id}/messages`, body: { content: ' \n\t ' }, expect: [400], describe: `rejected: blank message in ${c.id}` };
@@ -703,7 +703,7 @@ export class HistoryGenerator {
       }
     }
     // PostgreSQL text cannot hold U+0000: refused up front, like a blank name.
-    const displayName = this.rng.pick(['   ', 'nul\u0000name'])!;
+    const displayName = this.rng.pick(['   ', 'nul\u0000name']);
     return { ...base, actor: member, method: 'PATCH', path: '/api/v1/users/me', body: { displayName }, expect: [400], describe: `rejected: displayName ${JSON.stringify(displayName)} of ${member.id}` };
   }
 }

@@ -1,4 +1,4 @@
-import type { Prng } from '../../../scripts/lib/freshness/prng.js';
+import type { Prng } from '../../../support/prng.js';
 
 /**
  * Text that JSON writers disagree on when they are not careful (no NUL: the service refuses it, see
@@ -21,13 +21,13 @@ const KINDS: ReadonlyArray<readonly string[]> = [
 
 /** One fragment of each kind, in random order, never blank; at most `max` code points. */
 export function awkwardText(rng: Prng, max = 60): string {
-  const parts = rng.sample(KINDS.map((k) => rng.pick(k)!), KINDS.length);
+  const parts = rng.sample(KINDS.map((k) => rng.pick(k)), KINDS.length);
   return [...parts.join(' ')].slice(0, max).join('');
 }
 
 export function awkwardAvatar(rng: Prng): string | null {
-  if (rng.chance(0.25)) return null;
+  if (rng.bool(0.25)) return null;
   // encodeURIComponent refuses a lone surrogate: it gets the replacement character the database would store.
   const url = () => `https://img.example/${encodeURIComponent(awkwardText(rng).replace(/[\ud800-\udfff]/gu, '\ufffd'))}.png`;
-  return rng.chance(0.5) ? url() : awkwardText(rng);
+  return rng.bool(0.5) ? url() : awkwardText(rng);
 }
