@@ -93,7 +93,7 @@ export class HistoryGenerator {
   private readonly seen = new Set<Tag>();
   private registered = 0;
   private hotPosts = 0;
-  private setup: Array<() => Write> = [];
+  private readonly setup: Array<() => Write> = [];
 
   constructor(
     private readonly world: World,
