@@ -10,8 +10,10 @@
  *  4. a chat workload: Zipf-active users, ~20 list reads per message, 3 instances: hit rate, p50/p99;
  *  5. cross-instance: time from a write's 2xx on A to B serving the new list.
  *
- * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst  --seconds 5
- *          --workload-seconds 20  --connections 32
+ *  6. outage (only when asked: --only outage): writes through 30 s of Redis paused, then killed.
+ *
+ * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst,outage  --seconds 5
+ *          --workload-seconds 20  --connections 32  --outage-seconds 30
  */
 import autocannon from 'autocannon';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -23,6 +25,7 @@ import { HttpClient } from '../support/http-client.js';
 import { Prng } from '../support/prng.js';
 import { RedisServer } from '../support/redis.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
+import { outage } from './outage.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
 import { Progress } from './lib/progress.js';
 import { cpuMs, round, summarize, timeSequential } from './lib/stats.js';
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     'workload-seconds': { type: 'string', default: '20' },
     connections: { type: 'string', default: '32' },
+    'outage-seconds': { type: 'string', default: '30' },
   },
 });
 const only = new Set(args.only!.split(','));
@@ -565,6 +569,21 @@ async function main() {
           if (only.has('write')) results.write = await writePath(env);
           if (only.has('workload')) results.workload = await workload(env);
           if (only.has('xinst')) results.crossInstance = await crossInstance(env);
+          if (only.has('outage')) {
+            const o = await outage(
+              {
+                base: env.base,
+                start: startInstance,
+                token: tokenFor,
+                writer: { id: env.data.hotUserId, username: env.data.hotUsername },
+                reader: env.data.sampleUsers[0]!,
+                progress: (label, done, total) => progress.update(label, done, total),
+              },
+              Number(args['outage-seconds']),
+            );
+            results.outage = o.result;
+            md.push(...o.md);
+          }
         }
       } finally {
         await db.drop();

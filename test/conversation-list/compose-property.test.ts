@@ -26,11 +26,12 @@ const VARIANTS_PER_READ = 3;
 /** Users the write did not touch, read too (a write must not change them either). */
 const BYSTANDERS = 2;
 /**
- * PROPERTY_SECOND_L1_BYTES=4096: the second caching instance keeps a few pieces and pages at most, so
- * that it composes mostly from pieces read back from Redis or loaded, and pushes pages out all the
- * time. Off by default while pages pushed out of a full budget can go stale (page-eviction.test.ts).
+ * The second caching instance keeps a few pieces and pages at most (4 KiB by default; the
+ * PROPERTY_SECOND_L1_BYTES variable sets another budget, 0 the default one), so that it composes
+ * mostly from pieces read back from Redis or loaded, and pushes pages out all the time, while the
+ * first keeps everything in memory.
  */
-const SECOND_L1_BYTES = process.env.PROPERTY_SECOND_L1_BYTES;
+const SECOND_L1_BYTES = process.env.PROPERTY_SECOND_L1_BYTES === '0' ? undefined : (process.env.PROPERTY_SECOND_L1_BYTES ?? '4096');
 
 /** Two caching instances and the oracle; `secondEnv` configures the second caching instance only. */
 async function startService(secondEnv: Record<string, string> = {}): Promise<{ cluster: Cluster; cached: Cluster['instances']; oracle: Cluster['instances'][number] }> {

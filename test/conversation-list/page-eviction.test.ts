@@ -23,12 +23,10 @@ async function servedFromMemory(api: ApiClient, path: string, token: string): Pr
  *
  * Half of CACHE_L1_MAX_BYTES=4096 is for composed pages: one page of this test's list fits, two do not.
  *
- * KNOWN FAILURE, marked `it.fails` until src/cache/engine/local/derived.ts is mended: Derived.set()
- * stores the value first and counts its variant after; the LRU evicts the owner's other (last) value
- * synchronously inside that store, its dispose sees an owner with no values left and forgets it (and
- * its piece dependencies); the new value is then kept with no owner that any piece change reaches.
- * When this test starts passing, make it a plain `it` and run the property test with
- * PROPERTY_SECOND_L1_BYTES=4096 by default.
+ * What went wrong before src/cache/engine/local/derived.ts recorded the variant before storing it: the
+ * LRU evicted the owner's other (last) value synchronously inside the store, its dispose saw an owner
+ * with no values left and forgot it (and its piece dependencies); the new value was then kept with no
+ * owner that any piece change reaches.
  */
 describe('composed pages under a full page budget', () => {
   let cluster: Cluster;
@@ -38,7 +36,7 @@ describe('composed pages under a full page budget', () => {
   });
   afterAll(async () => cluster.teardown());
 
-  it.fails('a page whose storing evicted the user’s other page is still dropped by the next write', async () => {
+  it('a page whose storing evicted the user’s other page is still dropped by the next write', async () => {
     const [cachedInstance, oracle] = cluster.instances;
     const api = cachedInstance!.api;
     const [alice, bob] = await registerUsers(api, 2);
@@ -46,21 +44,17 @@ describe('composed pages under a full page budget', () => {
     await postMessage(api, bob!, group.id, 'first');
 
     // Alice's default page is kept; then her limit=1 page is composed, and storing it pushes the default
-    // page out. Checked without throwing: under it.fails, a set-up that went wrong must not pass.
-    const defaultKept = await servedFromMemory(api, LIST, alice!.token);
-    const limitKept = await servedFromMemory(api, `${LIST}?limit=1`, alice!.token);
-    const onePage = cachedInstance!.gw.listCache!.stats().pages === 1;
-    if (!(defaultKept && limitKept && onePage)) {
-      console.error('page-eviction: set-up not reached', { defaultKept, limitKept, onePage });
-      return;
-    }
+    // page out.
+    expect(await servedFromMemory(api, LIST, alice!.token)).toBe(true);
+    expect(await servedFromMemory(api, `${LIST}?limit=1`, alice!.token)).toBe(true);
+    expect(cachedInstance!.gw.listCache!.stats().pages).toBe(1);
 
     await postMessage(api, bob!, group.id, 'second');
 
     const after = await api.get(`${LIST}?limit=1`, alice!.token);
     const truth = await oracle!.api.get(`${LIST}?limit=1`, alice!.token);
     expect(truth.body.data[0].lastMessage.content).toBe('second');
-    // Today: HIT-L1 with 'first', a list from before the acknowledged message.
+    // Before the fix: HIT-L1 with 'first', a list from before the acknowledged message.
     expect({ xCache: after.headers.get('x-cache'), lastMessage: after.body.data[0].lastMessage.content }).toEqual({
       xCache: expect.any(String),
       lastMessage: 'second',
