@@ -23,6 +23,7 @@ import { createTokenService } from '../src/domain/auth/tokens.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { HttpClient } from '../support/http-client.js';
 import { Prng } from '../support/prng.js';
+import { RedisCluster } from '../support/redis-cluster.js';
 import { RedisServer } from '../support/redis.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
 import { outage } from './outage.js';
@@ -192,15 +193,26 @@ async function writePath(env: Env) {
   });
   const redisFast = await RedisServer.start();
   const redisOn = await RedisServer.start();
+  const cluster = only.has('cluster') ? await RedisCluster.start({ masters: 3, replicas: 0 }) : undefined;
   // `peerReads`: before the timed posts, the other instance reads every member's list, so that it holds
   // every member's composed page (which each message must drop there) as well as the conversation.
-  const CONFIGS: Array<{ key: string; label: string; redis?: RedisServer; envs: Array<Record<string, string>> }> = [
+  const CONFIGS: Array<{ key: string; label: string; redis?: RedisServer[]; envs: Array<Record<string, string>> }> = [
     { key: 'off', label: 'cache off (CACHE_ENABLED=false, no Redis)', envs: [{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }, { ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }] },
     { key: 'local', label: 'cache on, memory only (no Redis: L1 only, one instance)', envs: [{ ...env.base, REDIS_URL: '' }, { ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }] },
-    { key: 'fast', label: 'cache on, 2 instances + Redis, CACHE_MODE=fast (no ack wait)', redis: redisFast, envs: [{ ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }, { ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }] },
-    { key: 'on', label: 'cache on, 2 instances + Redis, fresh (default): waits for the other’s ack', redis: redisOn, envs: [{ ...env.base, REDIS_URL: redisOn.url }, { ...env.base, REDIS_URL: redisOn.url }] },
+    { key: 'fast', label: 'cache on, 2 instances + Redis, CACHE_MODE=fast (no ack wait)', redis: [redisFast], envs: [{ ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }, { ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }] },
+    { key: 'on', label: 'cache on, 2 instances + Redis, fresh (default): waits for the other’s ack', redis: [redisOn], envs: [{ ...env.base, REDIS_URL: redisOn.url }, { ...env.base, REDIS_URL: redisOn.url }] },
+    ...(cluster
+      ? [
+          {
+            key: 'cluster',
+            label: 'cache on, 2 instances + Redis Cluster (3 masters), fresh',
+            redis: cluster.nodes,
+            envs: [0, 1].map(() => ({ ...env.base, REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.addresses.join(',') })),
+          },
+        ]
+      : []),
   ];
-  const started: Array<{ key: string; redis: RedisServer | undefined; a: GatewayProcess; b: GatewayProcess }> = [];
+  const started: Array<{ key: string; redis: RedisServer[] | undefined; a: GatewayProcess; b: GatewayProcess }> = [];
   type Row = { p50: number; p90: number; cpu: number[]; cpuTotal: number; redisCalls: number; redisByCommand: Record<string, number> };
   const rows: Record<string, Row> = {};
   try {
@@ -236,9 +248,9 @@ async function writePath(env: Env) {
         progress.update(`write path, ${size} members`, blk * BLOCK, N);
         for (let k = 0; k < started.length; k++) {
           const c = started[(blk + k) % started.length]!;
-          const pids = [c.a.pid, c.b.pid, c.redis?.pid];
+          const redisPids = c.redis?.map((r) => r.pid) ?? [];
           const stats0 = c.redis ? await commandStats(c.redis) : undefined;
-          const before = pids.map(cpuMs);
+          const before = [cpuMs(c.a.pid), cpuMs(c.b.pid), sumCpu(redisPids)];
           const t0 = performance.now();
           for (let i = 0; i < BLOCK; i++) {
             const t1 = performance.now();
@@ -247,7 +259,8 @@ async function writePath(env: Env) {
           }
           busyMs.set(c.key, busyMs.get(c.key)! + performance.now() - t0);
           const sum = cpu.get(c.key)!;
-          pids.forEach((pid, j) => (sum[j] = sum[j]! + ((cpuMs(pid) ?? 0) - (before[j] ?? 0))));
+          const after = [cpuMs(c.a.pid), cpuMs(c.b.pid), sumCpu(redisPids)];
+          after.forEach((x, j) => (sum[j] = sum[j]! + ((x ?? 0) - (before[j] ?? 0))));
           if (c.redis && stats0) addInto(calls.get(c.key)!, diffStats(stats0, await commandStats(c.redis)));
         }
       }
@@ -278,6 +291,7 @@ async function writePath(env: Env) {
     }
     await redisFast.stop();
     await redisOn.stop();
+    await cluster?.stop();
   }
   const ratio = (k: string, size: string) => round(rows[`${k}${size}`]!.p50 / rows[`off${size}`]!.p50);
   const cpuRatio = (k: string, size: string) => round(rows[`${k}${size}`]!.cpuTotal / rows[`off${size}`]!.cpuTotal);
@@ -310,17 +324,26 @@ async function writePath(env: Env) {
   return summary;
 }
 
-/** Calls per command from INFO commandstats (INFO itself left out). */
-async function commandStats(redis: RedisServer): Promise<Record<string, number>> {
-  const c = redis.client();
-  try {
-    const text = String(await c.info('commandstats'));
-    const out: Record<string, number> = {};
-    for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (m[1] !== 'info' && m[1] !== 'client|setname' && m[1] !== 'client') out[m[1]!] = Number(m[2]);
-    return out;
-  } finally {
-    c.disconnect();
+/** Calls per command from INFO commandstats, summed over the servers (INFO itself left out). */
+async function commandStats(servers: readonly RedisServer[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const redis of servers) {
+    const c = redis.client();
+    try {
+      const text = String(await c.info('commandstats'));
+      for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+        if (m[1] !== 'info' && m[1] !== 'client|setname' && m[1] !== 'client' && !m[1]!.startsWith('cluster')) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+      }
+    } finally {
+      c.disconnect();
+    }
   }
+  return out;
+}
+
+function sumCpu(pids: ReadonlyArray<number | undefined>): number | undefined {
+  if (pids.length === 0) return undefined;
+  return pids.reduce<number>((acc, pid) => acc + (cpuMs(pid) ?? 0), 0);
 }
 
 function diffStats(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
@@ -382,16 +405,21 @@ async function workload(env: Env) {
   const seconds = Number(args['workload-seconds']);
   const out: Record<string, unknown> = {};
   const table: string[] = [];
-  for (const mode of ['zipf', 'warm', 'refetch'] as const) {
+  const modes = ['zipf', 'warm', 'refetch', ...(only.has('cluster') ? (['cluster'] as const) : [])] as const;
+  for (const mode of modes) {
     progress.update(`workload (${mode})`, 0);
     const prng = new Prng(42);
     const rand = () => prng.float();
     const zipf = zipfSampler(users.length, rand);
-    const redisBefore = await usedMemory(env.redis);
+    // 'cluster': the zipf row again, on a Redis Cluster of 3 masters.
+    const cluster = mode === 'cluster' ? await RedisCluster.start({ masters: 3, replicas: 0 }) : undefined;
+    const servers = cluster ? cluster.nodes : [env.redis];
+    const redisBefore = await usedMemory(servers);
     const modeEnv = {
       ...env.base,
       CACHE_NAMESPACE: `${env.base.CACHE_NAMESPACE}${mode}`,
       ...(mode === 'warm' ? { CACHE_WARMUP_USERS: String(users.length), CACHE_WARMUP_MAX_MS: '120000' } : {}),
+      ...(cluster ? { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.addresses.join(',') } : {}),
     };
     const row = await withInstances([modeEnv, modeEnv, modeEnv], async (insts) => {
       if (mode === 'warm') for (const i of insts) await waitReady(i);
@@ -457,29 +485,30 @@ async function workload(env: Env) {
         memory: {
           pieceBytesPerInstance: Math.round(sum('memoryBytes') / insts.length - sum('pageBytes') / insts.length),
           pageBytesPerInstance: Math.round(sum('pageBytes') / insts.length),
-          redisUsedMemoryGrowth: (await usedMemory(env.redis)) - redisBefore,
+          redisUsedMemoryGrowth: (await usedMemory(servers)) - redisBefore,
           redisValueBytesWritten: sum('l2BytesWritten'),
           redisValuesWritten: sum('l2ValuesWritten'),
         },
         unread: { refreshes: sum('unreadRefreshes'), exactCounts: sum('unreadExactCounts') },
+        breakerOpens: sum('breakerOpens'),
       };
-    });
+    }).finally(() => cluster?.stop());
     out[mode] = row;
     const o = row.origins;
     table.push(
-      `| ${mode} | ${row.reads} | ${row.writes} | ${o['HIT-L1'] ?? 0} / ${o['HIT-L2'] ?? 0} / ${o.MISS ?? 0} (${row.coldMisses}) | **${row.withoutQuery}** | ${row.withoutQueryWarm} | ${row.refetchWithoutQuery ?? '–'} | ${ms(row.read.p50)} / ${ms(row.read.p99)} | ${ms(row.write.p50)} / ${ms(row.write.p99)} | ${row.errors} |`,
+      `| ${mode} | ${row.reads} | ${row.writes} | ${o['HIT-L1'] ?? 0} / ${o['HIT-L2'] ?? 0} / ${o.MISS ?? 0} (${row.coldMisses}) | **${row.withoutQuery}** | ${row.withoutQueryWarm} | ${row.refetchWithoutQuery ?? '–'} | ${ms(row.read.p50)} / ${ms(row.read.p99)} | ${ms(row.write.p50)} / ${ms(row.write.p99)} | ${row.breakerOpens} | ${row.errors} |`,
     );
   }
   md.push(
     `### 4. Chat workload: ${users.length} users, Zipf(1) activity, 1 write per 20 reads, 3 instances, ${args.connections} concurrent clients, ${seconds} s per row`,
-    '| row | reads | writes | HIT-L1 / HIT-L2 / MISS (of which cold) | reads without a database query | the same, cold misses excluded | refetch reads without a query | read p50 / p99 (ms) | write p50 / p99 (ms) | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| row | reads | writes | HIT-L1 / HIT-L2 / MISS (of which cold) | reads without a database query | the same, cold misses excluded | refetch reads without a query | read p50 / p99 (ms) | write p50 / p99 (ms) | breaker openings | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...table,
-    'zipf: empty cache at start, no warm-up (cold: a user’s first read). warm: after the start-up warm-up of every workload user. refetch: each write followed by a read from every member of its conversation. Goals: ≥ 0.97 without cold misses, ≥ 0.9 with them after the warm-up, ≥ 0.95 of refetch reads.',
+    'zipf: empty cache at start, no warm-up (cold: a user’s first read). warm: after the start-up warm-up of every workload user. refetch: each write followed by a read from every member of its conversation. cluster: zipf on a Redis Cluster of 3 masters. Goals: ≥ 0.97 without cold misses, ≥ 0.9 with them after the warm-up, ≥ 0.95 of refetch reads, no breaker opening while Redis is up.',
     '',
     '| row | pieces in L1 per instance (bytes) | composed pages in L1 per instance (bytes) | Redis used_memory growth (bytes) | bytes of values written to Redis (count) | unread: member-state refreshes / exact counts in SQL |',
     '|---|---|---|---|---|---|',
-    ...(['zipf', 'warm', 'refetch'] as const).map((m) => {
+    ...modes.map((m) => {
       const r = out[m] as { memory: Record<string, number>; unread: Record<string, number> };
       return `| ${m} | ${r.memory.pieceBytesPerInstance} | ${r.memory.pageBytesPerInstance} | ${r.memory.redisUsedMemoryGrowth} | ${r.memory.redisValueBytesWritten} (${r.memory.redisValuesWritten}) | ${r.unread.refreshes} / ${r.unread.exactCounts} |`;
     }),
@@ -488,13 +517,17 @@ async function workload(env: Env) {
   return out;
 }
 
-async function usedMemory(redis: RedisServer): Promise<number> {
-  const c = redis.client();
-  try {
-    return Number(/used_memory:(\d+)/.exec(String(await c.info('memory')))?.[1] ?? NaN);
-  } finally {
-    c.disconnect();
+async function usedMemory(servers: readonly RedisServer[]): Promise<number> {
+  let total = 0;
+  for (const redis of servers) {
+    const c = redis.client();
+    try {
+      total += Number(/used_memory:(\d+)/.exec(String(await c.info('memory')))?.[1] ?? NaN);
+    } finally {
+      c.disconnect();
+    }
   }
+  return total;
 }
 
 /** Until /ready answers 200 (the warm-up is done, or past its bound). */
