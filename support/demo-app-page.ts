@@ -15,11 +15,34 @@ export interface ListEntry {
 export class DemoAppPage {
   /** Navigations of the main frame: 1 for as long as the page never reloads. */
   navigations = 0;
+  /** Uncaught errors of the page's scripts. */
+  readonly pageErrors: string[] = [];
+  /** What the page did, for the report of a failing test: API answers, stream frames, errors. */
+  readonly journal: string[] = [];
+  private readonly started = performance.now();
 
   private constructor(readonly page: Page) {
+    // Long enough for a loaded machine, short enough that a stuck wait fails before the test's timeout.
+    page.setDefaultTimeout(15_000);
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) this.navigations++;
     });
+    page.on('pageerror', (err) => {
+      this.pageErrors.push(err.message);
+      this.note(`page error: ${err.message}`);
+    });
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/')) this.note(`${r.request().method()} ${r.url()} → ${r.status()}`);
+    });
+    page.on('websocket', (ws) => {
+      this.note('stream opened');
+      ws.on('framereceived', (f) => this.note(`frame ${String(f.payload).slice(0, 160)}`));
+      ws.on('close', () => this.note('stream closed'));
+    });
+  }
+
+  private note(line: string): void {
+    this.journal.push(`${((performance.now() - this.started) / 1000).toFixed(3)}s ${line}`);
   }
 
   static async open(browser: Browser, baseUrl: string): Promise<DemoAppPage> {
@@ -114,7 +137,7 @@ export class DemoAppPage {
   /** The conversation titled `title` is open and its history loaded. */
   private async waitForConversation(title: string): Promise<void> {
     await this.page.getByRole('heading', { level: 2, name: title, exact: true }).waitFor();
-    await this.page.locator('#messages[aria-busy="false"]').waitFor();
+    await this.page.locator('#messages[aria-busy="false"]').waitFor({ state: 'attached' });
   }
 
   async leave(): Promise<void> {

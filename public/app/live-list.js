@@ -58,7 +58,8 @@ export class LiveList {
       onFrame: (frame) => this.#receive(frame),
       onState: (state) => {
         this.#streamState = state;
-        if (!this.#waiting) this.handlers.onState(state);
+        // Live once caught up: the sync that every `ready` starts says so when it is done.
+        if (state !== 'live' && !this.#waiting) this.handlers.onState(state);
       },
       onUnauthorized: () => this.handlers.onUnauthorized(),
     });
@@ -76,13 +77,19 @@ export class LiveList {
 
   /** An item the client got from a write of its own (create, mark read): newer than what it had. */
   put(/** @type {ConversationListItem} */ item) {
-    this.items.set(item.id, item);
-    this.handlers.onChange();
+    this.#local({ type: 'conversation', position: null, item });
   }
 
   /** A conversation the client itself left. */
   drop(/** @type {string} */ id) {
-    this.items.delete(id);
+    this.#local({ type: 'removed', position: null, conversationId: id });
+  }
+
+  /** A change of the client's own: shown now, and applied again after a sync that is running (which may predate it). */
+  #local(/** @type {Extract<Frame, { type: 'conversation' | 'removed' }>} */ change) {
+    if (change.type === 'conversation') this.items.set(change.item.id, change.item);
+    else this.items.delete(change.conversationId);
+    this.#waiting?.push(change);
     this.handlers.onChange();
   }
 
@@ -118,6 +125,7 @@ export class LiveList {
     }
     this.#waiting = [];
     this.handlers.onState('syncing');
+    const before = [...this.items.keys()];
     do {
       this.#syncAgain = false;
       try {
@@ -130,6 +138,7 @@ export class LiveList {
     this.#waiting = null;
     for (const frame of waiting) if (frame.type !== 'ready' && frame.type !== 'resync') this.#apply(frame);
     this.handlers.onChange();
+    for (const id of before) if (!this.items.has(id)) this.handlers.onRemoved(id);
     this.handlers.onSynced();
     this.handlers.onState(this.#streamState);
   }
@@ -145,10 +154,7 @@ export class LiveList {
         throw err;
       }
       for (const item of page.changed) this.items.set(item.id, item);
-      for (const id of page.removed) {
-        this.items.delete(id);
-        this.handlers.onRemoved(id);
-      }
+      for (const id of page.removed) this.items.delete(id);
       this.position = since = page.position;
       if (!page.hasMore) return true;
     }
@@ -163,9 +169,7 @@ export class LiveList {
       if (!(err instanceof ApiError && err.code === 'RESYNC_REQUIRED')) throw err;
     }
     const page = await unwrap(api.GET('/api/v1/conversations', { params: { query: { limit: LIST_LIMIT } } }));
-    const before = this.items;
     this.items = new Map(page.map((item) => [item.id, item]));
-    for (const id of before.keys()) if (!this.items.has(id)) this.handlers.onRemoved(id);
     this.position = position;
   }
 }
