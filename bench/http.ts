@@ -10,8 +10,10 @@
  *  4. a chat workload: Zipf-active users, ~20 list reads per message, 3 instances: hit rate, p50/p99;
  *  5. cross-instance: time from a write's 2xx on A to B serving the new list.
  *
- * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst  --seconds 5
- *          --workload-seconds 20  --connections 32
+ *  6. outage (only when asked: --only outage): writes through 30 s of Redis paused, then killed.
+ *
+ * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst,outage  --seconds 5
+ *          --workload-seconds 20  --connections 32  --outage-seconds 30
  */
 import autocannon from 'autocannon';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -23,6 +25,7 @@ import { HttpClient } from '../support/http-client.js';
 import { Prng } from '../support/prng.js';
 import { RedisServer } from '../support/redis.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
+import { outage } from './outage.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
 import { Progress } from './lib/progress.js';
 import { cpuMs, round, summarize, timeSequential } from './lib/stats.js';
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     'workload-seconds': { type: 'string', default: '20' },
     connections: { type: 'string', default: '32' },
+    'outage-seconds': { type: 'string', default: '30' },
   },
 });
 const only = new Set(args.only!.split(','));
@@ -351,7 +355,15 @@ function zipfSampler(n: number, rand: () => number): () => number {
   };
 }
 
-/** 4. A chat workload on 3 instances. */
+/**
+ * 4. A chat workload on 3 instances, three ways:
+ *  - zipf:    Zipf-active users, 1 write per 20 reads, an empty cache at start (no warm-up);
+ *  - warm:    the same after the start-up warm-up of every workload user (CACHE_WARMUP_USERS);
+ *  - refetch: every write is followed by a read of the list by each member of its conversation, on a
+ *             random instance (clients refetch after a push): the reads the old design always missed.
+ * A read "without a database query" is X-Cache HIT-L1 or HIT-L2. Memory: what the instances hold
+ * (pieces, composed pages) and what Redis holds (used_memory growth, and the bytes of values written).
+ */
 async function workload(env: Env) {
   const { rows } = await env.db.db.query<{ id: string; username: string; convs: string[] }>(
     `SELECT u.id::text AS id, u.username, array_agg(m.conversation_id::text) AS convs
@@ -359,73 +371,139 @@ async function workload(env: Env) {
      WHERE u.username <> $1 GROUP BY u.id ORDER BY u.id LIMIT 10000`,
     [env.data.hotUsername],
   );
-  const prng = new Prng(42);
-  const rand = () => prng.float();
-  const zipf = zipfSampler(rows.length, rand);
+  const { rows: memberRows } = await env.db.db.query<{ cid: string; uids: string[] }>(
+    `SELECT conversation_id::text AS cid, array_agg(user_id::text) AS uids FROM conversation_members
+     WHERE left_at IS NULL AND conversation_id = ANY($1::bigint[]) GROUP BY conversation_id`,
+    [[...new Set(rows.flatMap((r) => r.convs))]],
+  );
+  const membersOf = new Map(memberRows.map((r) => [r.cid, r.uids]));
   const users = rows.map((r) => ({ ...r, token: tokenFor(r) }));
+  const byId = new Map(users.map((u) => [u.id, u]));
   const seconds = Number(args['workload-seconds']);
-  return withInstances([env.base, env.base, env.base], async (insts) => {
-    const statsBefore = await Promise.all(insts.map((i) => i.stats()));
-    const reads: number[] = [];
-    const writes: number[] = [];
-    const origins: Record<string, number> = {};
-    // A user's first read in the run is a compulsory miss of a cold cache (no warm-up here); every
-    // other miss follows an invalidation (a write in one of the user's conversations) or an eviction.
-    const readOnce = new Set<string>();
-    let coldMisses = 0;
-    let errors = 0;
-    const end = performance.now() + seconds * 1000;
-    const worker = async () => {
-      while (performance.now() < end) {
-        const u = users[zipf()]!;
+  const out: Record<string, unknown> = {};
+  const table: string[] = [];
+  for (const mode of ['zipf', 'warm', 'refetch'] as const) {
+    progress.update(`workload (${mode})`, 0);
+    const prng = new Prng(42);
+    const rand = () => prng.float();
+    const zipf = zipfSampler(users.length, rand);
+    const redisBefore = await usedMemory(env.redis);
+    const modeEnv = {
+      ...env.base,
+      CACHE_NAMESPACE: `${env.base.CACHE_NAMESPACE}${mode}`,
+      ...(mode === 'warm' ? { CACHE_WARMUP_USERS: String(users.length), CACHE_WARMUP_MAX_MS: '120000' } : {}),
+    };
+    const row = await withInstances([modeEnv, modeEnv, modeEnv], async (insts) => {
+      if (mode === 'warm') for (const i of insts) await waitReady(i);
+      const reads: number[] = [];
+      const writes: number[] = [];
+      const origins: Record<string, number> = {};
+      const refetch: Record<string, number> = {};
+      const readOnce = new Set<string>();
+      let coldMisses = 0;
+      let errors = 0;
+      const read = async (u: (typeof users)[number], tally: Record<string, number>) => {
         const inst = insts[Math.floor(rand() * insts.length)]!;
         const t0 = performance.now();
-        if (rand() < 1 / 21) {
-          const conv = u.convs[Math.floor(rand() * u.convs.length)]!;
-          const r = await inst.api.post(`${LIST}/${conv}/messages`, u.token, { content: 'hi' });
-          if (r.status !== 201) errors++;
-          writes.push(performance.now() - t0);
-        } else {
-          const r = await inst.api.get(LIST, u.token);
-          if (r.status !== 200) errors++;
-          const o = String(r.headers.get('x-cache'));
-          origins[o] = (origins[o] ?? 0) + 1;
-          if (o === 'MISS' && !readOnce.has(u.id)) coldMisses++;
-          readOnce.add(u.id);
-          reads.push(performance.now() - t0);
+        const r = await inst.api.get(LIST, u.token);
+        if (r.status !== 200) errors++;
+        const o = String(r.headers.get('x-cache'));
+        tally[o] = (tally[o] ?? 0) + 1;
+        if (o === 'MISS' && !readOnce.has(u.id)) coldMisses++;
+        readOnce.add(u.id);
+        reads.push(performance.now() - t0);
+      };
+      const end = performance.now() + seconds * 1000;
+      const worker = async () => {
+        while (performance.now() < end) {
+          const u = users[zipf()]!;
+          if (rand() < 1 / 21) {
+            const inst = insts[Math.floor(rand() * insts.length)]!;
+            const conv = u.convs[Math.floor(rand() * u.convs.length)]!;
+            const t0 = performance.now();
+            const r = await inst.api.post(`${LIST}/${conv}/messages`, u.token, { content: 'hi' });
+            if (r.status !== 201) errors++;
+            writes.push(performance.now() - t0);
+            if (mode === 'refetch') {
+              for (const id of membersOf.get(conv) ?? []) {
+                const m = byId.get(id);
+                if (m) await read(m, refetch);
+              }
+            }
+          } else await read(u, origins);
+          progress.update(`workload (${mode})`, Math.round(seconds * 1000 - (end - performance.now())), seconds * 1000);
         }
-        progress.update('workload', Math.round(seconds * 1000 - (end - performance.now())), seconds * 1000);
-      }
-    };
-    await Promise.all(Array.from({ length: Number(args.connections) }, worker));
-    const statsAfter = await Promise.all(insts.map((i) => i.stats()));
-    const invalidations = statsAfter.reduce((s, x, i) => s + (x!.invalidations - statsBefore[i]!.invalidations), 0);
-    const hits = (origins['HIT-L1'] ?? 0) + (origins['HIT-L2'] ?? 0);
-    const out = {
-      users: users.length,
-      seconds,
-      reads: reads.length,
-      writes: writes.length,
-      errors,
-      origins,
-      hitRate: round(hits / reads.length),
-      coldMisses,
-      /** The hit rate of a warm cache: reads that were not a user's first. */
-      warmHitRate: round(hits / (reads.length - coldMisses)),
-      read: summarize(reads),
-      write: summarize(writes),
-      invalidationsPerSecond: round(invalidations / seconds),
-    };
-    md.push(
-      `### 4. Chat workload: ${users.length} users, Zipf(1) activity, 1 write per 20 reads, 3 instances, ${args.connections} concurrent clients, ${seconds} s`,
-      '| reads | writes | hit rate (L1+L2) | L1 / L2 / miss (of which cold) | hit rate without cold misses | read p50 / p99 (ms) | write p50 / p99 (ms) | invalidations/s | errors |',
-      '|---|---|---|---|---|---|---|---|---|',
-      `| ${out.reads} | ${out.writes} | ${out.hitRate} | ${origins['HIT-L1'] ?? 0} / ${origins['HIT-L2'] ?? 0} / ${origins.MISS ?? 0} (${coldMisses}) | ${out.warmHitRate} | ${ms(out.read.p50)} / ${ms(out.read.p99)} | ${ms(out.write.p50)} / ${ms(out.write.p99)} | ${out.invalidationsPerSecond} | ${errors} |`,
-      'Cold: a user’s first read in the run (the bench starts with an empty cache and no warm-up). The other misses follow a write in one of the reader’s conversations.',
-      '',
+      };
+      await Promise.all(Array.from({ length: Number(args.connections) }, worker));
+      const stats = await Promise.all(insts.map((i) => i.stats()));
+      const sum = (k: string) => stats.reduce((acc, x) => acc + Number(x?.[k] ?? 0), 0);
+      const all: Record<string, number> = {};
+      for (const t of [origins, refetch]) for (const [k, v] of Object.entries(t)) all[k] = (all[k] ?? 0) + v;
+      const total = Object.values(all).reduce((x, y) => x + y, 0);
+      const cached = (t: Record<string, number>) => (t['HIT-L1'] ?? 0) + (t['HIT-L2'] ?? 0);
+      const n = (t: Record<string, number>) => Object.values(t).reduce((x, y) => x + y, 0);
+      return {
+        reads: total,
+        writes: writes.length,
+        errors,
+        origins: all,
+        coldMisses,
+        withoutQuery: round(cached(all) / total),
+        withoutQueryWarm: round(cached(all) / (total - coldMisses)),
+        refetchReads: n(refetch),
+        refetchWithoutQuery: n(refetch) > 0 ? round(cached(refetch) / n(refetch)) : undefined,
+        read: summarize(reads),
+        write: summarize(writes),
+        memory: {
+          pieceBytesPerInstance: Math.round(sum('memoryBytes') / insts.length - sum('pageBytes') / insts.length),
+          pageBytesPerInstance: Math.round(sum('pageBytes') / insts.length),
+          redisUsedMemoryGrowth: (await usedMemory(env.redis)) - redisBefore,
+          redisValueBytesWritten: sum('l2BytesWritten'),
+          redisValuesWritten: sum('l2ValuesWritten'),
+        },
+        unread: { refreshes: sum('unreadRefreshes'), exactCounts: sum('unreadExactCounts') },
+      };
+    });
+    out[mode] = row;
+    const o = row.origins;
+    table.push(
+      `| ${mode} | ${row.reads} | ${row.writes} | ${o['HIT-L1'] ?? 0} / ${o['HIT-L2'] ?? 0} / ${o.MISS ?? 0} (${row.coldMisses}) | **${row.withoutQuery}** | ${row.withoutQueryWarm} | ${row.refetchWithoutQuery ?? '–'} | ${ms(row.read.p50)} / ${ms(row.read.p99)} | ${ms(row.write.p50)} / ${ms(row.write.p99)} | ${row.errors} |`,
     );
-    return out;
-  });
+  }
+  md.push(
+    `### 4. Chat workload: ${users.length} users, Zipf(1) activity, 1 write per 20 reads, 3 instances, ${args.connections} concurrent clients, ${seconds} s per row`,
+    '| row | reads | writes | HIT-L1 / HIT-L2 / MISS (of which cold) | reads without a database query | the same, cold misses excluded | refetch reads without a query | read p50 / p99 (ms) | write p50 / p99 (ms) | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...table,
+    'zipf: empty cache at start, no warm-up (cold: a user’s first read). warm: after the start-up warm-up of every workload user. refetch: each write followed by a read from every member of its conversation. Goals: ≥ 0.97 without cold misses, ≥ 0.9 with them after the warm-up, ≥ 0.95 of refetch reads.',
+    '',
+    '| row | pieces in L1 per instance (bytes) | composed pages in L1 per instance (bytes) | Redis used_memory growth (bytes) | bytes of values written to Redis (count) | unread: member-state refreshes / exact counts in SQL |',
+    '|---|---|---|---|---|---|',
+    ...(['zipf', 'warm', 'refetch'] as const).map((m) => {
+      const r = out[m] as { memory: Record<string, number>; unread: Record<string, number> };
+      return `| ${m} | ${r.memory.pieceBytesPerInstance} | ${r.memory.pageBytesPerInstance} | ${r.memory.redisUsedMemoryGrowth} | ${r.memory.redisValueBytesWritten} (${r.memory.redisValuesWritten}) | ${r.unread.refreshes} / ${r.unread.exactCounts} |`;
+    }),
+    '',
+  );
+  return out;
+}
+
+async function usedMemory(redis: RedisServer): Promise<number> {
+  const c = redis.client();
+  try {
+    return Number(/used_memory:(\d+)/.exec(String(await c.info('memory')))?.[1] ?? NaN);
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** Until /ready answers 200 (the warm-up is done, or past its bound). */
+async function waitReady(inst: GatewayProcess): Promise<void> {
+  for (;;) {
+    const r = await inst.api.get('/ready');
+    if (r.status === 200) return;
+    await new Promise((res) => setTimeout(res, 200));
+  }
 }
 
 /** 5. Time from a write's 2xx on A to B serving the new list. */
@@ -491,6 +569,21 @@ async function main() {
           if (only.has('write')) results.write = await writePath(env);
           if (only.has('workload')) results.workload = await workload(env);
           if (only.has('xinst')) results.crossInstance = await crossInstance(env);
+          if (only.has('outage')) {
+            const o = await outage(
+              {
+                base: env.base,
+                start: startInstance,
+                token: tokenFor,
+                writer: { id: env.data.hotUserId, username: env.data.hotUsername },
+                reader: env.data.sampleUsers[0]!,
+                progress: (label, done, total) => progress.update(label, done, total),
+              },
+              Number(args['outage-seconds']),
+            );
+            results.outage = o.result;
+            md.push(...o.md);
+          }
         }
       } finally {
         await db.drop();
