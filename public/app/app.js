@@ -98,8 +98,6 @@ function start(/** @type {Session} */ s) {
 
 function logout(message = '') {
   live.stop();
-  live.items.clear();
-  live.position = null;
   session = undefined;
   sessionStorage.removeItem(SESSION_KEY);
   useToken(undefined);

@@ -37,6 +37,8 @@ export class LiveList {
   #streamState = 'connecting';
   /** @type {{ close(): void } | undefined} */
   #stream;
+  /** Counts start/stop: what a sync fetched for an earlier session is not applied. */
+  #session = 0;
 
   /**
    * @param {{
@@ -53,6 +55,7 @@ export class LiveList {
   }
 
   start(/** @type {string} */ token) {
+    this.stop();
     this.#stream = openStream({
       token,
       onFrame: (frame) => this.#receive(frame),
@@ -65,9 +68,15 @@ export class LiveList {
     });
   }
 
+  /** Closes the stream and forgets the list; a sync still running is dropped when it returns. */
   stop() {
     this.#stream?.close();
     this.#stream = undefined;
+    this.#session++;
+    this.#waiting = null;
+    this.#syncAgain = false;
+    this.items = new Map();
+    this.position = null;
   }
 
   /** @returns {ConversationListItem[]} */
@@ -75,7 +84,7 @@ export class LiveList {
     return [...this.items.values()].sort(byActivity);
   }
 
-  /** An item the client got from a write of its own (create, mark read): newer than what it had. */
+  /** An item a write of the client's own answered with (create, mark read): shown at once. */
   put(/** @type {ConversationListItem} */ item) {
     this.#local({ type: 'conversation', position: null, item });
   }
@@ -123,18 +132,30 @@ export class LiveList {
       this.#syncAgain = true;
       return;
     }
+    const session = this.#session;
     this.#waiting = [];
     this.handlers.onState('syncing');
     const before = [...this.items.keys()];
     do {
       this.#syncAgain = false;
       try {
-        if (this.position === null || !(await this.#resume(this.position))) await this.#reload();
+        const changes = this.position === null ? null : await this.#changesSince(this.position);
+        const list = changes === null && session === this.#session ? await this.#load() : null;
+        if (session !== this.#session) return;
+        if (changes) {
+          for (const item of changes.changed) this.items.set(item.id, item);
+          for (const id of changes.removed) this.items.delete(id);
+          this.position = changes.position;
+        } else if (list) {
+          this.items = new Map(list.items.map((item) => [item.id, item]));
+          this.position = list.position;
+        }
       } catch (err) {
+        if (session !== this.#session) return;
         this.handlers.onError(err);
       }
     } while (this.#syncAgain);
-    const waiting = this.#waiting;
+    const waiting = this.#waiting ?? [];
     this.#waiting = null;
     for (const frame of waiting) if (frame.type !== 'ready' && frame.type !== 'resync') this.#apply(frame);
     this.handlers.onChange();
@@ -143,33 +164,42 @@ export class LiveList {
     this.handlers.onState(this.#streamState);
   }
 
-  /** What changed after `since`, applied; false when the server no longer knows that position (410). */
-  async #resume(/** @type {string} */ since) {
+  /**
+   * What changed after `since`, every page of it; null when the server no longer knows that position (410).
+   * @returns {Promise<{ changed: ConversationListItem[], removed: string[], position: string } | null>}
+   */
+  async #changesSince(/** @type {string} */ since) {
+    /** @type {ConversationListItem[]} */
+    const changed = [];
+    /** @type {string[]} */
+    const removed = [];
     for (;;) {
       let page;
       try {
         page = await unwrap(api.GET('/api/v1/conversations/changes', { params: { query: { since, limit: CHANGES_LIMIT } } }));
       } catch (err) {
-        if (err instanceof ApiError && err.code === 'RESYNC_REQUIRED') return false;
+        if (err instanceof ApiError && err.code === 'RESYNC_REQUIRED') return null;
         throw err;
       }
-      for (const item of page.changed) this.items.set(item.id, item);
-      for (const id of page.removed) this.items.delete(id);
-      this.position = since = page.position;
-      if (!page.hasMore) return true;
+      changed.push(...page.changed);
+      removed.push(...page.removed);
+      since = page.position;
+      if (!page.hasMore) return { changed, removed, position: since };
     }
   }
 
-  /** The position first, then the list: whatever changes between the two is in a frame after it. */
-  async #reload() {
+  /**
+   * The position first, then the list: whatever changes between the two is in a frame after it.
+   * @returns {Promise<{ items: ConversationListItem[], position: string | null }>}
+   */
+  async #load() {
     let position = null;
     try {
       position = (await unwrap(api.GET('/api/v1/conversations/changes'))).position;
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 'RESYNC_REQUIRED')) throw err;
     }
-    const page = await unwrap(api.GET('/api/v1/conversations', { params: { query: { limit: LIST_LIMIT } } }));
-    this.items = new Map(page.map((item) => [item.id, item]));
-    this.position = position;
+    const items = await unwrap(api.GET('/api/v1/conversations', { params: { query: { limit: LIST_LIMIT } } }));
+    return { items, position };
   }
 }
