@@ -18,7 +18,8 @@ async function main(): Promise<void> {
         `  TOKEN=$(curl -s ${base}/api/v1/auth/login -H 'content-type: application/json' ` +
         `-d '{"username":"alice","password":"${DEMO_PASSWORD}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.token')\n` +
         `  curl -si ${base}/api/v1/conversations -H "authorization: Bearer $TOKEN"\n` +
-        `  API docs: ${base}/docs\n\n`,
+        `  API docs: ${base}/docs\n` +
+        `  Demo client: ${base}/app/ (log in as alice, bob or carol)\n\n`,
     );
   }
   let closing = false;

@@ -12,6 +12,7 @@ import { installValidators } from './plugins/validation.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { demoAppRoutes } from './routes/demo-app.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
 import { messageRoutes } from './routes/messages.js';
@@ -75,6 +76,7 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
     metricsRoutes(open, ctx.metrics);
     healthRoutes(open, ctx);
     authRoutes(open, ctx);
+    await demoAppRoutes(open);
   });
   // Its own scope: the upgrade carries its token where a browser can put it (see the route).
   await app.register(async (live) => streamRoutes(live, ctx));

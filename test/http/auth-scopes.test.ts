@@ -15,8 +15,9 @@ const PUBLIC_ROUTES = new Set([
   'POST /api/v1/auth/login',
   'GET /openapi.json',
 ]);
-const isPublic = (method: string, url: string) =>
-  PUBLIC_ROUTES.has(`${method === 'HEAD' ? 'GET' : method} ${url}`) || url === '/docs' || url.startsWith('/docs/');
+/** Static files: the API docs, and the demo client (a page that logs in through the API). */
+const isStatic = (url: string) => url === '/docs' || url.startsWith('/docs/') || url === '/app' || url.startsWith('/app/');
+const isPublic = (method: string, url: string) => PUBLIC_ROUTES.has(`${method === 'HEAD' ? 'GET' : method} ${url}`) || isStatic(url);
 const ADMIN_ROUTES = ['GET /api/v1/admin/cache/stats', 'DELETE /api/v1/admin/cache'];
 /**
  * The stream authenticates on the socket (the header, a `token` query parameter, or a first frame: a
