@@ -11,8 +11,9 @@ import type { RedisConnection } from './client.js';
  *   ${ns}:{coord}:settlers     sorted set instanceId -> expiry: live instances that want to hear when a
  *                              write has been applied everywhere (they push to clients, see publisher.ts)
  *   ${ns}:{coord}:journal      stream of notes (field n), trimmed by age
- *   ${ns}:{coord}:jmeta        hash  epoch = journal epoch (a clear or an unjournaled write starts a new
- *                              one), floor = stream id below which notes may have been trimmed
+ *   ${ns}:{coord}:jmeta        hash  epoch = journal epoch (made from the clock when the hash is missing;
+ *                              a clear or an unjournaled write starts a new one), floor = stream id
+ *                              below which notes may have been trimmed
  * Channels (not bound to slots): ${ns}:inbox:<instanceId>, one per instance: other instances' writes
  * and clears, acks of its own writes, its lease heartbeats. A write is published to each live
  * instance's inbox but the writer's (one PUBLISH each, inside the script): the writer never receives
@@ -29,6 +30,22 @@ if redis.replicate_commands then pcall(redis.replicate_commands) end
 local function nowms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * The journal's epoch, made on first use from the server's clock. A journal that Redis lost (a
+ * restart without persistence, an eviction) comes back with a new epoch, so that positions into the
+ * lost one are refused rather than read on as if no note had been lost in between.
+ */
+const JOURNAL_EPOCH = `
+local function journalEpoch(jmeta)
+  local e = redis.call('HGET', jmeta, 'epoch')
+  if e then return e end
+  local t = redis.call('TIME')
+  e = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+  redis.call('HSET', jmeta, 'epoch', e)
+  return e
 end
 `;
 
@@ -74,13 +91,12 @@ return now`;
  * the writer then waits for. Reading the registry and publishing in one step: an instance whose lease
  * a writer reads as expired cannot receive this message and still trust its L1 (it lapsed first).
  */
-const BROADCAST = `${PRELUDE}
+const BROADCAST = `${PRELUDE}${JOURNAL_EPOCH}
 local now = nowms()
 local pos = ''
 if ARGV[4] == '1' then
-  local meta = redis.call('HMGET', KEYS[3], 'epoch', 'floor')
-  local epoch = meta[1] or '0'
-  local floor = tonumber(meta[2] or '0')
+  local epoch = journalEpoch(KEYS[3])
+  local floor = tonumber(redis.call('HGET', KEYS[3], 'floor') or '0')
   local keep = tonumber(ARGV[6])
   local id = redis.call('XADD', KEYS[2], '*', 'n', ARGV[5])
   if floor < now - keep - 1000 then
@@ -107,24 +123,32 @@ end
 return out`;
 
 /** JHEAD journal jmeta: the position of the newest note ('<epoch>:0-0' when empty). */
-const JOURNAL_HEAD = `
-local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'
+const JOURNAL_HEAD = `${PRELUDE}${JOURNAL_EPOCH}
+local epoch = journalEpoch(KEYS[2])
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last == 0 then return epoch .. ':0-0' end
 return epoch .. ':' .. last[1][1]`;
 
 /**
  * JREAD journal jmeta | epoch after count rewindMs: notes after stream id `after` (exclusive), or from
- * rewindMs before it, at most count. Returns {0} when the epoch differs or notes after `after` may
- * have been trimmed; otherwise {1, id1, note1, ...}.
+ * rewindMs before it, at most count. Returns {0} when the epoch differs, when notes after `after` may
+ * have been trimmed, or when `after` is past the newest note (not a position this journal gave);
+ * otherwise {1, id1, note1, ...}.
  */
 const JOURNAL_READ = `
 local meta = redis.call('HMGET', KEYS[2], 'epoch', 'floor')
-if (meta[1] or '0') ~= ARGV[1] then return {0} end
+if meta[1] == false or meta[1] ~= ARGV[1] then return {0} end
 local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
 if not ms then return {0} end
 local floor = tonumber(meta[2] or '0')
 if tonumber(ms) < floor then return {0} end
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local nms, nseq = 0, 0
+if #newest > 0 then
+  local a, b = string.match(newest[1][1], '^(%d+)-(%d+)$')
+  nms, nseq = tonumber(a), tonumber(b)
+end
+if tonumber(ms) > nms or (tonumber(ms) == nms and tonumber(seq) > nseq) then return {0} end
 local start = ms .. '-' .. (tonumber(seq) + 1)
 local rewind = tonumber(ARGV[4])
 if rewind > 0 then start = math.max(floor, tonumber(ms) - rewind) .. '-0' end
@@ -137,7 +161,9 @@ end
 return out`;
 
 /** JRESET jmeta: a new journal epoch (positions from before are refused). */
-const JOURNAL_RESET = `return redis.call('HINCRBY', KEYS[1], 'epoch', 1)`;
+const JOURNAL_RESET = `${PRELUDE}${JOURNAL_EPOCH}
+journalEpoch(KEYS[1])
+return redis.call('HINCRBY', KEYS[1], 'epoch', 1)`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
