@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient, ApiResponse } from '../helpers/client.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { createConversation, createGroup, postMessage, registerUser, type TestUser } from '../helpers/fixtures.js';
+import type { RunningGateway } from '../helpers/gateway.js';
+import { createConversation, createGroup, postMessage, readUntilHit, registerUser, type TestUser } from '../helpers/fixtures.js';
+import { TcpProxy } from '../helpers/net.js';
 import { SHARED_REDIS_URL } from '../helpers/redis.js';
 import { StreamClient, type Frame } from '../helpers/stream-client.js';
 
@@ -337,3 +339,49 @@ describe('every write route pushes to co-members on another instance, never olde
     expect([...covered].filter((c) => !writes.includes(c))).toEqual([]);
   });
 });
+
+describe('a write’s frames wait until every instance serves it', () => {
+  let cluster: Cluster;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    proxy = await TcpProxy.start(Number(new URL(SHARED_REDIS_URL).port || 6379));
+    cluster = await startCluster(2, SHARED_REDIS_URL);
+    // Instance C reaches Redis through the proxy: the test can hold its bus for a while.
+    await cluster.addInstance({}, { REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+  });
+  afterAll(async () => {
+    proxy.resume();
+    await cluster.teardown();
+    await proxy.close();
+  });
+
+  it('a frame is not sent while an instance that serves the list from memory has not applied the write', async () => {
+    const [a, b, c] = cluster.instances as [RunningGateway, RunningGateway, RunningGateway];
+    const [admin, member] = await Promise.all([registerUser(a.api, 'Admin'), registerUser(a.api, 'Member')]);
+    const group = await createGroup(a.api, admin, [member], 'Slow bus');
+    await postMessage(a.api, admin, group.id, 'before');
+    // C holds the member's list in memory, and keeps serving it while it trusts its lease.
+    const { seen } = await readUntilHit(c.api, `${V1}/conversations`, member.token);
+    expect(seen.at(-1)).toBe('HIT-L1');
+    const client = await StreamClient.connect(b.url, member.token);
+
+    proxy.pause();
+    const resume = setTimeout(() => proxy.resume(), 1000);
+    const write = a.api.post(`${V1}/conversations/${group.id}/messages`, admin.token, { content: 'while C is slow' });
+    try {
+      const frame = await client.waitFor((f) => f.type === 'conversation' && f.item.lastMessage?.content === 'while C is slow', 15_000);
+      // Right after the frame, C's list is at least as new.
+      const list = await c.api.get(`${V1}/conversations`, member.token);
+      expect(list.status, list.text).toBe(200);
+      expect(byId(list.body.data, group.id)).toEqual(frame.item);
+      expect((await write).status).toBe(201);
+    } finally {
+      clearTimeout(resume);
+      proxy.resume();
+      await client.close();
+      // Answered before the instances close (a request in flight would hold a keep-alive connection open).
+      await write.catch(() => undefined);
+    }
+  });
+});
+
