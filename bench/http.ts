@@ -10,8 +10,10 @@
  *  4. a chat workload: Zipf-active users, ~20 list reads per message, 3 instances: hit rate, p50/p99;
  *  5. cross-instance: time from a write's 2xx on A to B serving the new list.
  *
- * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst  --seconds 5
- *          --workload-seconds 20  --connections 32
+ *  6. outage (only when asked: --only outage): writes through 30 s of Redis paused, then killed.
+ *
+ * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst,outage  --seconds 5
+ *          --workload-seconds 20  --connections 32  --outage-seconds 30
  */
 import autocannon from 'autocannon';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -21,8 +23,10 @@ import { createTokenService } from '../src/domain/auth/tokens.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { HttpClient } from '../support/http-client.js';
 import { Prng } from '../support/prng.js';
+import { RedisCluster } from '../support/redis-cluster.js';
 import { RedisServer } from '../support/redis.js';
 import { generateDataset, type Dataset } from './lib/dataset.js';
+import { outage } from './outage.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
 import { Progress } from './lib/progress.js';
 import { cpuMs, round, summarize, timeSequential } from './lib/stats.js';
@@ -34,6 +38,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     'workload-seconds': { type: 'string', default: '20' },
     connections: { type: 'string', default: '32' },
+    'outage-seconds': { type: 'string', default: '30' },
   },
 });
 const only = new Set(args.only!.split(','));
@@ -188,15 +193,26 @@ async function writePath(env: Env) {
   });
   const redisFast = await RedisServer.start();
   const redisOn = await RedisServer.start();
+  const cluster = only.has('cluster') ? await RedisCluster.start({ masters: 3, replicas: 0 }) : undefined;
   // `peerReads`: before the timed posts, the other instance reads every member's list, so that it holds
   // every member's composed page (which each message must drop there) as well as the conversation.
-  const CONFIGS: Array<{ key: string; label: string; redis?: RedisServer; envs: Array<Record<string, string>> }> = [
+  const CONFIGS: Array<{ key: string; label: string; redis?: RedisServer[]; envs: Array<Record<string, string>> }> = [
     { key: 'off', label: 'cache off (CACHE_ENABLED=false, no Redis)', envs: [{ ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }, { ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }] },
     { key: 'local', label: 'cache on, memory only (no Redis: L1 only, one instance)', envs: [{ ...env.base, REDIS_URL: '' }, { ...env.base, CACHE_ENABLED: 'false', REDIS_URL: '' }] },
-    { key: 'fast', label: 'cache on, 2 instances + Redis, CACHE_MODE=fast (no ack wait)', redis: redisFast, envs: [{ ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }, { ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }] },
-    { key: 'on', label: 'cache on, 2 instances + Redis, fresh (default): waits for the other’s ack', redis: redisOn, envs: [{ ...env.base, REDIS_URL: redisOn.url }, { ...env.base, REDIS_URL: redisOn.url }] },
+    { key: 'fast', label: 'cache on, 2 instances + Redis, CACHE_MODE=fast (no ack wait)', redis: [redisFast], envs: [{ ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }, { ...env.base, REDIS_URL: redisFast.url, CACHE_MODE: 'fast' }] },
+    { key: 'on', label: 'cache on, 2 instances + Redis, fresh (default): waits for the other’s ack', redis: [redisOn], envs: [{ ...env.base, REDIS_URL: redisOn.url }, { ...env.base, REDIS_URL: redisOn.url }] },
+    ...(cluster
+      ? [
+          {
+            key: 'cluster',
+            label: 'cache on, 2 instances + Redis Cluster (3 masters), fresh',
+            redis: cluster.nodes,
+            envs: [0, 1].map(() => ({ ...env.base, REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.addresses.join(',') })),
+          },
+        ]
+      : []),
   ];
-  const started: Array<{ key: string; redis: RedisServer | undefined; a: GatewayProcess; b: GatewayProcess }> = [];
+  const started: Array<{ key: string; redis: RedisServer[] | undefined; a: GatewayProcess; b: GatewayProcess }> = [];
   type Row = { p50: number; p90: number; cpu: number[]; cpuTotal: number; redisCalls: number; redisByCommand: Record<string, number> };
   const rows: Record<string, Row> = {};
   try {
@@ -232,9 +248,9 @@ async function writePath(env: Env) {
         progress.update(`write path, ${size} members`, blk * BLOCK, N);
         for (let k = 0; k < started.length; k++) {
           const c = started[(blk + k) % started.length]!;
-          const pids = [c.a.pid, c.b.pid, c.redis?.pid];
+          const redisPids = c.redis?.map((r) => r.pid) ?? [];
           const stats0 = c.redis ? await commandStats(c.redis) : undefined;
-          const before = pids.map(cpuMs);
+          const before = [cpuMs(c.a.pid), cpuMs(c.b.pid), sumCpu(redisPids)];
           const t0 = performance.now();
           for (let i = 0; i < BLOCK; i++) {
             const t1 = performance.now();
@@ -243,7 +259,8 @@ async function writePath(env: Env) {
           }
           busyMs.set(c.key, busyMs.get(c.key)! + performance.now() - t0);
           const sum = cpu.get(c.key)!;
-          pids.forEach((pid, j) => (sum[j] = sum[j]! + ((cpuMs(pid) ?? 0) - (before[j] ?? 0))));
+          const after = [cpuMs(c.a.pid), cpuMs(c.b.pid), sumCpu(redisPids)];
+          after.forEach((x, j) => (sum[j] = sum[j]! + ((x ?? 0) - (before[j] ?? 0))));
           if (c.redis && stats0) addInto(calls.get(c.key)!, diffStats(stats0, await commandStats(c.redis)));
         }
       }
@@ -274,6 +291,7 @@ async function writePath(env: Env) {
     }
     await redisFast.stop();
     await redisOn.stop();
+    await cluster?.stop();
   }
   const ratio = (k: string, size: string) => round(rows[`${k}${size}`]!.p50 / rows[`off${size}`]!.p50);
   const cpuRatio = (k: string, size: string) => round(rows[`${k}${size}`]!.cpuTotal / rows[`off${size}`]!.cpuTotal);
@@ -306,17 +324,26 @@ async function writePath(env: Env) {
   return summary;
 }
 
-/** Calls per command from INFO commandstats (INFO itself left out). */
-async function commandStats(redis: RedisServer): Promise<Record<string, number>> {
-  const c = redis.client();
-  try {
-    const text = String(await c.info('commandstats'));
-    const out: Record<string, number> = {};
-    for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (m[1] !== 'info' && m[1] !== 'client|setname' && m[1] !== 'client') out[m[1]!] = Number(m[2]);
-    return out;
-  } finally {
-    c.disconnect();
+/** Calls per command from INFO commandstats, summed over the servers (INFO itself left out). */
+async function commandStats(servers: readonly RedisServer[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const redis of servers) {
+    const c = redis.client();
+    try {
+      const text = String(await c.info('commandstats'));
+      for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+        if (m[1] !== 'info' && m[1] !== 'client|setname' && m[1] !== 'client' && !m[1]!.startsWith('cluster')) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+      }
+    } finally {
+      c.disconnect();
+    }
   }
+  return out;
+}
+
+function sumCpu(pids: ReadonlyArray<number | undefined>): number | undefined {
+  if (pids.length === 0) return undefined;
+  return pids.reduce<number>((acc, pid) => acc + (cpuMs(pid) ?? 0), 0);
 }
 
 function diffStats(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
@@ -351,7 +378,15 @@ function zipfSampler(n: number, rand: () => number): () => number {
   };
 }
 
-/** 4. A chat workload on 3 instances. */
+/**
+ * 4. A chat workload on 3 instances, three ways:
+ *  - zipf:    Zipf-active users, 1 write per 20 reads, an empty cache at start (no warm-up);
+ *  - warm:    the same after the start-up warm-up of every workload user (CACHE_WARMUP_USERS);
+ *  - refetch: every write is followed by a read of the list by each member of its conversation, on a
+ *             random instance (clients refetch after a push): the reads the old design always missed.
+ * A read "without a database query" is X-Cache HIT-L1 or HIT-L2. Memory: what the instances hold
+ * (pieces, composed pages) and what Redis holds (used_memory growth, and the bytes of values written).
+ */
 async function workload(env: Env) {
   const { rows } = await env.db.db.query<{ id: string; username: string; convs: string[] }>(
     `SELECT u.id::text AS id, u.username, array_agg(m.conversation_id::text) AS convs
@@ -359,73 +394,149 @@ async function workload(env: Env) {
      WHERE u.username <> $1 GROUP BY u.id ORDER BY u.id LIMIT 10000`,
     [env.data.hotUsername],
   );
-  const prng = new Prng(42);
-  const rand = () => prng.float();
-  const zipf = zipfSampler(rows.length, rand);
+  const { rows: memberRows } = await env.db.db.query<{ cid: string; uids: string[] }>(
+    `SELECT conversation_id::text AS cid, array_agg(user_id::text) AS uids FROM conversation_members
+     WHERE left_at IS NULL AND conversation_id = ANY($1::bigint[]) GROUP BY conversation_id`,
+    [[...new Set(rows.flatMap((r) => r.convs))]],
+  );
+  const membersOf = new Map(memberRows.map((r) => [r.cid, r.uids]));
   const users = rows.map((r) => ({ ...r, token: tokenFor(r) }));
+  const byId = new Map(users.map((u) => [u.id, u]));
   const seconds = Number(args['workload-seconds']);
-  return withInstances([env.base, env.base, env.base], async (insts) => {
-    const statsBefore = await Promise.all(insts.map((i) => i.stats()));
-    const reads: number[] = [];
-    const writes: number[] = [];
-    const origins: Record<string, number> = {};
-    // A user's first read in the run is a compulsory miss of a cold cache (no warm-up here); every
-    // other miss follows an invalidation (a write in one of the user's conversations) or an eviction.
-    const readOnce = new Set<string>();
-    let coldMisses = 0;
-    let errors = 0;
-    const end = performance.now() + seconds * 1000;
-    const worker = async () => {
-      while (performance.now() < end) {
-        const u = users[zipf()]!;
+  const out: Record<string, unknown> = {};
+  const table: string[] = [];
+  const modes = ['zipf', 'warm', 'refetch', ...(only.has('cluster') ? (['cluster'] as const) : [])] as const;
+  for (const mode of modes) {
+    progress.update(`workload (${mode})`, 0);
+    const prng = new Prng(42);
+    const rand = () => prng.float();
+    const zipf = zipfSampler(users.length, rand);
+    // 'cluster': the zipf row again, on a Redis Cluster of 3 masters.
+    const cluster = mode === 'cluster' ? await RedisCluster.start({ masters: 3, replicas: 0 }) : undefined;
+    const servers = cluster ? cluster.nodes : [env.redis];
+    const redisBefore = await usedMemory(servers);
+    const modeEnv = {
+      ...env.base,
+      CACHE_NAMESPACE: `${env.base.CACHE_NAMESPACE}${mode}`,
+      ...(mode === 'warm' ? { CACHE_WARMUP_USERS: String(users.length), CACHE_WARMUP_MAX_MS: '120000' } : {}),
+      ...(cluster ? { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.addresses.join(',') } : {}),
+    };
+    const row = await withInstances([modeEnv, modeEnv, modeEnv], async (insts) => {
+      if (mode === 'warm') for (const i of insts) await waitReady(i);
+      const reads: number[] = [];
+      const writes: number[] = [];
+      const origins: Record<string, number> = {};
+      const refetch: Record<string, number> = {};
+      const readOnce = new Set<string>();
+      let coldMisses = 0;
+      let errors = 0;
+      const read = async (u: (typeof users)[number], tally: Record<string, number>) => {
         const inst = insts[Math.floor(rand() * insts.length)]!;
         const t0 = performance.now();
-        if (rand() < 1 / 21) {
-          const conv = u.convs[Math.floor(rand() * u.convs.length)]!;
-          const r = await inst.api.post(`${LIST}/${conv}/messages`, u.token, { content: 'hi' });
-          if (r.status !== 201) errors++;
-          writes.push(performance.now() - t0);
-        } else {
-          const r = await inst.api.get(LIST, u.token);
-          if (r.status !== 200) errors++;
-          const o = String(r.headers.get('x-cache'));
-          origins[o] = (origins[o] ?? 0) + 1;
-          if (o === 'MISS' && !readOnce.has(u.id)) coldMisses++;
-          readOnce.add(u.id);
-          reads.push(performance.now() - t0);
+        const r = await inst.api.get(LIST, u.token);
+        if (r.status !== 200) errors++;
+        const o = String(r.headers.get('x-cache'));
+        tally[o] = (tally[o] ?? 0) + 1;
+        if (o === 'MISS' && !readOnce.has(u.id)) coldMisses++;
+        readOnce.add(u.id);
+        reads.push(performance.now() - t0);
+      };
+      const end = performance.now() + seconds * 1000;
+      const worker = async () => {
+        while (performance.now() < end) {
+          const u = users[zipf()]!;
+          if (rand() < 1 / 21) {
+            const inst = insts[Math.floor(rand() * insts.length)]!;
+            const conv = u.convs[Math.floor(rand() * u.convs.length)]!;
+            const t0 = performance.now();
+            const r = await inst.api.post(`${LIST}/${conv}/messages`, u.token, { content: 'hi' });
+            if (r.status !== 201) errors++;
+            writes.push(performance.now() - t0);
+            if (mode === 'refetch') {
+              for (const id of membersOf.get(conv) ?? []) {
+                const m = byId.get(id);
+                if (m) await read(m, refetch);
+              }
+            }
+          } else await read(u, origins);
+          progress.update(`workload (${mode})`, Math.round(seconds * 1000 - (end - performance.now())), seconds * 1000);
         }
-        progress.update('workload', Math.round(seconds * 1000 - (end - performance.now())), seconds * 1000);
-      }
-    };
-    await Promise.all(Array.from({ length: Number(args.connections) }, worker));
-    const statsAfter = await Promise.all(insts.map((i) => i.stats()));
-    const invalidations = statsAfter.reduce((s, x, i) => s + (x!.invalidations - statsBefore[i]!.invalidations), 0);
-    const hits = (origins['HIT-L1'] ?? 0) + (origins['HIT-L2'] ?? 0);
-    const out = {
-      users: users.length,
-      seconds,
-      reads: reads.length,
-      writes: writes.length,
-      errors,
-      origins,
-      hitRate: round(hits / reads.length),
-      coldMisses,
-      /** The hit rate of a warm cache: reads that were not a user's first. */
-      warmHitRate: round(hits / (reads.length - coldMisses)),
-      read: summarize(reads),
-      write: summarize(writes),
-      invalidationsPerSecond: round(invalidations / seconds),
-    };
-    md.push(
-      `### 4. Chat workload: ${users.length} users, Zipf(1) activity, 1 write per 20 reads, 3 instances, ${args.connections} concurrent clients, ${seconds} s`,
-      '| reads | writes | hit rate (L1+L2) | L1 / L2 / miss (of which cold) | hit rate without cold misses | read p50 / p99 (ms) | write p50 / p99 (ms) | invalidations/s | errors |',
-      '|---|---|---|---|---|---|---|---|---|',
-      `| ${out.reads} | ${out.writes} | ${out.hitRate} | ${origins['HIT-L1'] ?? 0} / ${origins['HIT-L2'] ?? 0} / ${origins.MISS ?? 0} (${coldMisses}) | ${out.warmHitRate} | ${ms(out.read.p50)} / ${ms(out.read.p99)} | ${ms(out.write.p50)} / ${ms(out.write.p99)} | ${out.invalidationsPerSecond} | ${errors} |`,
-      'Cold: a user’s first read in the run (the bench starts with an empty cache and no warm-up). The other misses follow a write in one of the reader’s conversations.',
-      '',
+      };
+      await Promise.all(Array.from({ length: Number(args.connections) }, worker));
+      const stats = await Promise.all(insts.map((i) => i.stats()));
+      const sum = (k: string) => stats.reduce((acc, x) => acc + Number(x?.[k] ?? 0), 0);
+      const all: Record<string, number> = {};
+      for (const t of [origins, refetch]) for (const [k, v] of Object.entries(t)) all[k] = (all[k] ?? 0) + v;
+      const total = Object.values(all).reduce((x, y) => x + y, 0);
+      const cached = (t: Record<string, number>) => (t['HIT-L1'] ?? 0) + (t['HIT-L2'] ?? 0);
+      const n = (t: Record<string, number>) => Object.values(t).reduce((x, y) => x + y, 0);
+      return {
+        reads: total,
+        writes: writes.length,
+        errors,
+        origins: all,
+        coldMisses,
+        withoutQuery: round(cached(all) / total),
+        withoutQueryWarm: round(cached(all) / (total - coldMisses)),
+        refetchReads: n(refetch),
+        refetchWithoutQuery: n(refetch) > 0 ? round(cached(refetch) / n(refetch)) : undefined,
+        read: summarize(reads),
+        write: summarize(writes),
+        memory: {
+          pieceBytesPerInstance: Math.round(sum('memoryBytes') / insts.length - sum('pageBytes') / insts.length),
+          pageBytesPerInstance: Math.round(sum('pageBytes') / insts.length),
+          redisUsedMemoryGrowth: (await usedMemory(servers)) - redisBefore,
+          redisValueBytesWritten: sum('l2BytesWritten'),
+          redisValuesWritten: sum('l2ValuesWritten'),
+        },
+        unread: { refreshes: sum('unreadRefreshes'), exactCounts: sum('unreadExactCounts') },
+        breakerOpens: sum('breakerOpens'),
+      };
+    }).finally(() => cluster?.stop());
+    out[mode] = row;
+    const o = row.origins;
+    table.push(
+      `| ${mode} | ${row.reads} | ${row.writes} | ${o['HIT-L1'] ?? 0} / ${o['HIT-L2'] ?? 0} / ${o.MISS ?? 0} (${row.coldMisses}) | **${row.withoutQuery}** | ${row.withoutQueryWarm} | ${row.refetchWithoutQuery ?? '–'} | ${ms(row.read.p50)} / ${ms(row.read.p99)} | ${ms(row.write.p50)} / ${ms(row.write.p99)} | ${row.breakerOpens} | ${row.errors} |`,
     );
-    return out;
-  });
+  }
+  md.push(
+    `### 4. Chat workload: ${users.length} users, Zipf(1) activity, 1 write per 20 reads, 3 instances, ${args.connections} concurrent clients, ${seconds} s per row`,
+    '| row | reads | writes | HIT-L1 / HIT-L2 / MISS (of which cold) | reads without a database query | the same, cold misses excluded | refetch reads without a query | read p50 / p99 (ms) | write p50 / p99 (ms) | breaker openings | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...table,
+    'zipf: empty cache at start, no warm-up (cold: a user’s first read). warm: after the start-up warm-up of every workload user. refetch: each write followed by a read from every member of its conversation. cluster: zipf on a Redis Cluster of 3 masters. Goals: ≥ 0.97 without cold misses, ≥ 0.9 with them after the warm-up, ≥ 0.95 of refetch reads, no breaker opening while Redis is up.',
+    '',
+    '| row | pieces in L1 per instance (bytes) | composed pages in L1 per instance (bytes) | Redis used_memory growth (bytes) | bytes of values written to Redis (count) | unread: member-state refreshes / exact counts in SQL |',
+    '|---|---|---|---|---|---|',
+    ...modes.map((m) => {
+      const r = out[m] as { memory: Record<string, number>; unread: Record<string, number> };
+      return `| ${m} | ${r.memory.pieceBytesPerInstance} | ${r.memory.pageBytesPerInstance} | ${r.memory.redisUsedMemoryGrowth} | ${r.memory.redisValueBytesWritten} (${r.memory.redisValuesWritten}) | ${r.unread.refreshes} / ${r.unread.exactCounts} |`;
+    }),
+    '',
+  );
+  return out;
+}
+
+async function usedMemory(servers: readonly RedisServer[]): Promise<number> {
+  let total = 0;
+  for (const redis of servers) {
+    const c = redis.client();
+    try {
+      total += Number(/used_memory:(\d+)/.exec(String(await c.info('memory')))?.[1] ?? NaN);
+    } finally {
+      c.disconnect();
+    }
+  }
+  return total;
+}
+
+/** Until /ready answers 200 (the warm-up is done, or past its bound). */
+async function waitReady(inst: GatewayProcess): Promise<void> {
+  for (;;) {
+    const r = await inst.api.get('/ready');
+    if (r.status === 200) return;
+    await new Promise((res) => setTimeout(res, 200));
+  }
 }
 
 /** 5. Time from a write's 2xx on A to B serving the new list. */
@@ -491,6 +602,21 @@ async function main() {
           if (only.has('write')) results.write = await writePath(env);
           if (only.has('workload')) results.workload = await workload(env);
           if (only.has('xinst')) results.crossInstance = await crossInstance(env);
+          if (only.has('outage')) {
+            const o = await outage(
+              {
+                base: env.base,
+                start: startInstance,
+                token: tokenFor,
+                writer: { id: env.data.hotUserId, username: env.data.hotUsername },
+                reader: env.data.sampleUsers[0]!,
+                progress: (label, done, total) => progress.update(label, done, total),
+              },
+              Number(args['outage-seconds']),
+            );
+            results.outage = o.result;
+            md.push(...o.md);
+          }
         }
       } finally {
         await db.drop();

@@ -9,7 +9,7 @@ export interface RouteSpec {
   url: string;
   /** Path parameter names in order (`*` for a wildcard). */
   params: string[];
-  /** The OpenAPI entry asks for a bearer token. */
+  /** The OpenAPI entry asks for a token (a security requirement, and none of them empty). */
   auth: boolean;
   /** Tagged `admin` (the admin role is required). */
   admin: boolean;
@@ -80,7 +80,9 @@ export function routeSpecs(app: FastifyInstance): RouteSpec[] {
       method: r.method,
       url: r.url,
       params,
-      auth: Array.isArray(op?.security) && op.security.length > 0,
+      // An empty requirement (`{}`) means "no token is fine too" (the stream: a browser's upgrade
+      // authenticates with its first frame).
+      auth: Array.isArray(op?.security) && op.security.length > 0 && !op.security.some((req: Json) => Object.keys(req).length === 0),
       admin: Array.isArray(op?.tags) && op.tags.includes('admin'),
       bodySchema,
       bodyRequired,

@@ -31,6 +31,12 @@ class LoadError extends Error {
   }
 }
 
+/**
+ * Conversation states a compose loads from the database before answering, at most; past it the list
+ * query answers (it reads only the page) while they load in the background.
+ */
+const LOAD_AT_ONCE_MAX = 64;
+
 /** A deleted conversation's piece: newer than any version it had, so no load of old data can replace it. */
 export const DELETED_VERSION = Number.MAX_SAFE_INTEGER;
 
@@ -60,6 +66,10 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
   private readonly loadConversations: BatchLoader<ConversationState>;
   /** Where list answers came from (X-Cache), the contract's hits and misses. */
   private readonly answers = { l1: 0, l2: 0, miss: 0 };
+  /** Users whose conversation states are loading in the background (one load per user at a time). */
+  private readonly warming = new Set<string>();
+  /** Composes whose unread counts needed a new member state, or an exact count in SQL (README.md: unread counts). */
+  private readonly unread = { refreshes: 0, exactCounts: 0 };
 
   constructor(
     private readonly engine: Engine,
@@ -142,7 +152,21 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
       const wanted = me.memberships.map((m) => m.c).filter((c) => !conversations.has(c));
       if (wanted.length > 0) {
         this.pages.dependOn(token, wanted.map(conversationPiece));
-        const found = await this.engine.getMany<ConversationState>(CONVERSATION, wanted, this.loadConversations);
+        const found = await this.engine.getMany<ConversationState>(CONVERSATION, wanted, this.loadConversations, { cachedOnly: true });
+        const missing = wanted.filter((c) => !found.has(c));
+        if (missing.length > LOAD_AT_ONCE_MAX) {
+          // A user with many conversations none of which is cached (a cold start): one list query now
+          // is cheaper than loading all their states first; they load in the background for next time.
+          if (!this.warming.has(userId)) {
+            this.warming.add(userId);
+            this.engine
+              .getMany(CONVERSATION, missing, this.loadConversations, { fresh: true })
+              .catch((err: unknown) => this.logger.warn({ err: String(err), userId }, '[CACHE] background load of conversation states failed'))
+              .finally(() => this.warming.delete(userId));
+          }
+          return this.fromDatabase(userId, query);
+        }
+        if (missing.length > 0) for (const [id, f] of await this.engine.getMany<ConversationState>(CONVERSATION, missing, this.loadConversations, { fresh: true })) found.set(id, f);
         seen(found);
         for (const [id, f] of found) if (f.entry.value !== null) conversations.set(id, f.entry.value);
       }
@@ -166,12 +190,14 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
       }
       rank = RANK.load;
       if (attempt === 0) {
+        this.unread.refreshes++;
         // Unread counts this member state cannot give (a deletion, or more new messages than the
         // conversations keep since it was read): read it again, counts included.
         members = new Map([...members, ...(await this.engine.getMany<MemberState>(MEMBER, [userId], this.loadMembers, { fresh: true }))]);
         conversations = new Map(conversations);
       } else {
         // The conversations' states are older than the member state (a write still on its way): count in SQL.
+        this.unread.exactCounts++;
         exactUnread = new Map([...(exactUnread ?? []), ...(await this.load(() => unreadCounts(this.db, userId, out.uncounted)))]);
       }
     }
@@ -333,6 +359,8 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
       pieces: s.entries,
       pages: this.pages.size,
       pageBytes: this.pages.bytes,
+      unreadRefreshes: this.unread.refreshes,
+      unreadExactCounts: this.unread.exactCounts,
       pieceHits: s.hits,
       pieceMisses: s.misses,
       loads: s.loads,

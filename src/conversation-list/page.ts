@@ -19,9 +19,13 @@ export class CachedPage {
     return Math.ceil(this.body.length * 1.25);
   }
 
+  /** The page as the route sends it; the hit path's one (HIT-L1) made once. */
   page(origin: ListOrigin): ListPage {
+    if (origin === 'HIT-L1') return (this.hit ??= { body: this.body, etag: this.etag, origin, gzip: this.gzipped });
     return { body: this.body, etag: this.etag, origin, gzip: this.gzipped };
   }
+
+  private hit: ListPage | undefined;
 
   private readonly gzipped = (): Buffer => (this.gz ??= gzipSync(this.body, { level: 6 }));
 }

@@ -30,9 +30,9 @@ export class HistogramChild {
 
 /**
  * A Prometheus histogram for the request path. Hand-written because prom-client's Histogram validates
- * and hashes the label set on every observe(), even through labels(): measured at ~1.7 µs per request
- * under load, the largest gateway-only item of the cached list's hit path (a CPU profile of it beside
- * the bare route). Here a child is made once per label set (bounded: method × route pattern × status)
+ * and hashes the label set on every observe(), even through labels(): the largest gateway-only cost of
+ * the cached list's hit path in a CPU profile beside the bare route. Here a child is made once per
+ * label set (bounded: method × route pattern × status)
  * and observes with no lookup. It is registered in a prom-client Registry like any metric: the
  * registry formats what get() returns, in prom-client's own shape, so the exposition is identical.
  */

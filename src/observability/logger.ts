@@ -9,9 +9,9 @@ const METHODS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] a
 
 /**
  * A child logger made on its first use. Fastify asks for a child (bound to the request id) on every
- * request, and pino's child() serialises its bindings right away: ~1.3 µs per request under load
- * (CPU profile of the cached list's hit path beside the bare route), spent even by requests that log
- * nothing — every cache hit, since request logs are at debug. For Fastify's `childLoggerFactory`.
+ * request, and pino's child() serialises its bindings right away: a visible share of the cached list's
+ * hit path in a CPU profile, spent even by requests that log nothing — every cache hit, since request
+ * logs are at debug. For Fastify's `childLoggerFactory`.
  */
 class LazyChildLogger {
   private made: FastifyBaseLogger | undefined;

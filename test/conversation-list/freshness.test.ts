@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../helpers/client.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { createConversation, createGroup, postMessage, readUntilHit, registerUser, type TestUser } from '../helpers/fixtures.js';
+import { RedisCluster } from '../../support/redis-cluster.js';
 import { SHARED_REDIS_URL } from '../helpers/redis.js';
 import { expectEveryWriteRouteCovered } from '../helpers/routes.js';
 
@@ -125,12 +126,32 @@ const NO_LIST_EFFECT: Record<string, string> = {
   'DELETE /api/v1/admin/cache': 'clears the cache itself (tested below)',
 };
 
-describe('freshness after every write route, on the writing instance and on another one', () => {
+/**
+ * Where the instances keep their shared state: the shared Redis, or a Redis Cluster of 3 masters
+ * started for the run (every script addresses one slot; the bus is cluster-wide pub/sub).
+ */
+const REDIS_SETUPS: Array<[string, () => Promise<{ env: Record<string, string>; stop(): Promise<void> }>]> = [
+  ['one Redis', async () => ({ env: { REDIS_URL: SHARED_REDIS_URL }, stop: async () => undefined })],
+  [
+    'a Redis Cluster of 3 masters',
+    async () => {
+      const rc = await RedisCluster.start({ masters: 3, replicas: 0 });
+      return { env: { REDIS_CLUSTER_NODES: rc.addresses.join(',') }, stop: () => rc.stop() };
+    },
+  ],
+];
+
+describe.each(REDIS_SETUPS)('freshness after every write route, on the writing instance and on another one (%s)', (_name, setup) => {
   let cluster: Cluster;
+  let redis: Awaited<ReturnType<typeof setup>>;
   beforeAll(async () => {
-    cluster = await startCluster(2, SHARED_REDIS_URL, { ADMIN_USERNAMES: 'root' });
+    redis = await setup();
+    cluster = await startCluster(2, undefined, { ADMIN_USERNAMES: 'root', ...redis.env });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.teardown();
+    await redis?.stop();
   });
-  afterAll(async () => cluster.teardown());
 
   async function scenario(): Promise<Scenario> {
     const api = cluster.instances[0]!.api;

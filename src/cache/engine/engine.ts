@@ -77,6 +77,8 @@ export class VersionedEngine implements Engine {
         target: o.redis,
         namespace: o.namespace,
         timeoutMs: o.redisTimeoutMs,
+        // What a write waits for Redis at most before it degrades (publisher.ts).
+        writeTimeoutMs: o.leaseMs + o.redisTimeoutMs,
         connectionName: `${o.namespace}:${o.name}:${this.instanceId}:cmd`,
         breakerThreshold: o.breakerThreshold,
         breakerCooldownMs: o.breakerCooldownMs,
@@ -141,15 +143,16 @@ export class VersionedEngine implements Engine {
     return this.reader.peek<T>(kind, id);
   }
 
-  async getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, opts?: { fresh?: boolean }): Promise<Map<string, Found<T>>> {
+  async getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, opts?: { fresh?: boolean; cachedOnly?: boolean }): Promise<Map<string, Found<T>>> {
     if (!this.enabled || this.s.closed) {
+      if (opts?.cachedOnly) return new Map();
       const loaded = await loader([...new Set(ids)]);
       this.s.n.loads++;
       const out = new Map<string, Found<T>>();
       for (const [id, l] of loaded) out.set(id, { entry: { version: l.version, value: l.value }, source: 'load' });
       return out;
     }
-    return this.reader.getMany(kind, ids, loader, opts?.fresh === true);
+    return this.reader.getMany(kind, ids, loader, opts?.fresh === true, opts?.cachedOnly === true);
   }
 
   publish(updates: readonly Update[], opts?: PublishOptions): Promise<PublishReport> {
@@ -181,9 +184,12 @@ export class VersionedEngine implements Engine {
 
   async clear(): Promise<void> {
     if (!this.enabled) return;
+    const l2 = this.s.l2;
+    // Redis first: an instance that reads between its own flush and the sweep would take a piece
+    // from before the clear back into its L1 (and keep serving it after clear() resolved).
+    await l2?.sweep().catch((err: unknown) => this.log.warn({ err: String(err) }, 'cache clear: Redis sweep failed'));
     this.s.flush();
     this.events.emit('cleared', {});
-    const l2 = this.s.l2;
     if (l2 === undefined) {
       (this.journal as MemoryJournal).reset();
       return;
@@ -191,7 +197,6 @@ export class VersionedEngine implements Engine {
     const told = await this.publisher.broadcastClear();
     // Positions from before a clear are refused: a client resuming from one reloads its list.
     await l2.journalReset().catch(() => undefined);
-    await l2.sweep().catch((err: unknown) => this.log.warn({ err: String(err) }, 'cache clear: Redis sweep failed'));
     if (!told) this.log.warn('cache clear: other instances could not be told (they flush when their lease lapses)');
   }
 

@@ -18,11 +18,8 @@ export class EngineState {
   closed = false;
   /** Local deadline (performance.now()) until which L1 may be served: the lease, or a constant. */
   readonly trust: { trustUntil: number };
-  /**
-   * Listeners of every version applied in this process (derived caches, flights); `changed` false when
-   * L1 already knew that version or a newer one.
-   */
-  readonly changeListeners: Array<(key: string, version: number, changed: boolean) => void> = [];
+  /** Listeners of every version applied in this process (derived caches, flights). */
+  readonly changeListeners: Array<(key: string, version: number) => void> = [];
   readonly flushListeners: Array<() => void> = [];
 
   readonly n = {
@@ -63,14 +60,14 @@ export class EngineState {
 
   /**
    * Applies a new version here, synchronously: into L1 (a value, or a floor when only the version is
-   * known), then tells the listeners. Returns whether it changed what this process knows.
+   * known), then tells the listeners, also when L1 already knew that version or a newer one (see
+   * local/derived.ts why that still matters).
    */
-  apply(kind: string, id: string, version: number, value: unknown, bytes: number, raw?: Buffer): boolean {
+  apply(kind: string, id: string, version: number, value: unknown, bytes: number, raw?: Buffer): void {
     const key = pieceKey(kind, id);
     const entry: L1Entry = raw === undefined ? { version, value, bytes } : { version, value: undefined, bytes, raw, decode: this.codec(kind).decode };
-    const changed = this.l1.offer(key, entry, this.o.ttlMs);
-    for (const l of this.changeListeners) l(key, version, changed);
-    return changed;
+    this.l1.offer(key, entry, this.o.ttlMs);
+    for (const l of this.changeListeners) l(key, version);
   }
 
   /** Forgets everything this process keeps; loads in flight may not store or be shared. */

@@ -191,9 +191,11 @@ export interface Engine {
   /**
    * L1, then L2, then the loader for what is still missing; at most one load per piece in flight.
    * `fresh`: straight to the loader (the levels hold the piece at its version, but the caller needs a
-   * newer reading of it), and the result replaces what the levels hold of the same version.
+   * newer reading of it, or already looked in them), and the result replaces what the levels hold of
+   * the same version. `cachedOnly`: L1 and L2 only, the loader is not called (pieces not found are
+   * left out).
    */
-  getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, opts?: { fresh?: boolean }): Promise<Map<string, Found<T>>>;
+  getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, opts?: { fresh?: boolean; cachedOnly?: boolean }): Promise<Map<string, Found<T>>>;
   /** Installs new versions in every level of every instance; resolves once they are served everywhere. */
   publish(updates: readonly Update[], opts?: PublishOptions): Promise<PublishReport>;
   /**

@@ -42,9 +42,8 @@ export function classify(err: unknown): ErrorReply {
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
-    // Fix (found by the fuzzer): a 4xx outside the contract's statuses (415 from Fastify's content-type
-    // check, 414, 416, ...) went out with that status and a code of another status (415 +
-    // VALIDATION_ERROR). The contract pairs each code with one status: answer with the code's status.
+    // A 4xx outside the contract's statuses (415 from Fastify's content-type check, 414, 416, ...): the
+    // contract pairs each code with one status, so the answer takes the code's status.
     const message =
       e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported content-type: send application/json' : (e.message ?? 'bad request');
     return answer(BY_STATUS[status] ?? 'VALIDATION_ERROR', message);
@@ -55,10 +54,9 @@ export function classify(err: unknown): ErrorReply {
 const errorBody = (code: ErrorCode, message: string) => ({ success: false as const, error: { code, message } });
 
 /**
- * Fastify's `frameworkErrors` option. Fix (found by the fuzzer): a path with bad percent-encoding
- * (`/conversations/%ZZ`) or a path parameter over `maxParamLength` was answered by Fastify itself,
- * before routing, as `{"error","code":"FST_ERR_…","message","statusCode"}` (and a 414 for the latter),
- * not in the contract's shape. Both are malformed input: a 400 VALIDATION_ERROR.
+ * Fastify's `frameworkErrors` option: a path with bad percent-encoding (`/conversations/%ZZ`) or a
+ * path parameter over `maxParamLength` is answered before routing; by default in Fastify's own shape
+ * (and a 414 for the latter). Both are malformed input: a 400 VALIDATION_ERROR in the contract's shape.
  */
 export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
   const message =
@@ -74,9 +72,8 @@ export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, r
 /**
  * Fastify's `clientErrorHandler` option: requests Node's HTTP parser refuses (a broken request line or
  * header, smuggling attempts with both Content-Length and Transfer-Encoding, headers over 16 KiB,
- * which a long URL reaches too). Fix (found by the fuzzer): Fastify's default wrote
- * `{"error","message":"Client Error","statusCode"}` with 400, or 431 for oversized headers; now the
- * contract's shape, and 400 for all (the contract has no 431; nginx answers 400 there too).
+ * which a long URL reaches too). Answered in the contract's shape, and 400 for all (the contract has
+ * no 431; nginx answers 400 there too).
  */
 export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
@@ -98,9 +95,9 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
 
 /** Every error leaves in the contract's shape; a 5xx never carries a stack trace or SQL. */
 export function installErrorHandling(app: FastifyInstance): void {
-  // Fix (found by the fuzzer): Node answered an HTTP/1.1 request without a Host header itself, with
-  // a bare 400 and no body. Node's check is off (`http.requireHostHeader: false` in app.ts) and this
-  // one answers the same 400 in the contract's shape. Callback style: it runs on every request.
+  // An HTTP/1.1 request without a Host header: Node's own check answers a bare 400 with no body, so it
+  // is off (`http.requireHostHeader: false` in app.ts) and this one answers the same 400 in the
+  // contract's shape. Callback style: it runs on every request.
   app.addHook('onRequest', (req, _reply, done) => {
     if (req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1 && !req.headers.host) {
       done(new AppError('VALIDATION_ERROR', 'an HTTP/1.1 request needs a Host header'));

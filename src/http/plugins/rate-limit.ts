@@ -4,13 +4,9 @@ import { AppError } from '../../errors.js';
 
 /**
  * Requests per minute per user (by token subject; per IP before login). Runs after the route's
- * authentication hook (onRequest), which has identified the caller.
- *
- * Fix (found by test/http/limits.test.ts): it ran as a preHandler, after body parsing and schema
- * validation, so requests that failed those (malformed JSON, bodies over 64 KiB, invalid fields) were
- * never counted nor limited: a client could send them without end, and each still cost a body read
- * and a parse. As a preParsing hook it counts every authenticated request (and every anonymous one
- * per IP) before the body is read.
+ * authentication hook (onRequest), which has identified the caller, and before the body is read
+ * (preParsing): requests that would fail body parsing or validation (malformed JSON, bodies over
+ * 64 KiB, invalid fields) are counted and limited too, since each still costs a body read and a parse.
  */
 export async function installRateLimit(app: FastifyInstance, perMinute: number): Promise<void> {
   if (perMinute <= 0) return;

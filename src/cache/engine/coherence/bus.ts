@@ -35,6 +35,11 @@ export class Bus {
     this.sub.on('ready', () => this.subscribe());
     this.sub.on('close', () => this.setUp(false));
     this.sub.on('end', () => this.setUp(false));
+    // A cluster moves its subscriber connection to another node when that one fails: messages
+    // published meanwhile are lost, so the bus is down until it is back (and trust comes back only
+    // with a heartbeat heard through it, see coherence/lease.ts).
+    this.sub.on('-subscriber', () => this.setUp(false));
+    this.sub.on('+subscriber', () => this.subscribe());
     this.sub.on('error', (err: Error) => o.log.debug({ err: err.message }, 'cache bus connection error'));
   }
 

@@ -110,7 +110,7 @@ export class Publisher {
     const message = encodeUpdates(this.instanceId, messageId, stamp, busWires, note);
     const waiter = s.o.mode === 'fresh' ? this.acks.expect(messageId) : undefined;
     const [installed, reply] = await Promise.all([
-      this.withRetry('install', () => Promise.all(installs.map((i) => l2.install(i.key, i.version, i.t, s.o.ttlMs, i.data, true)))),
+      this.withRetry('install', () => Promise.all(installs.map((i) => l2.install(i.key, i.version, i.t, s.o.ttlMs, i.data, 'write')))),
       this.withRetry('broadcast', () => l2.broadcast(this.instanceId, message, opts.journal, s.o.journalRetentionMs)),
     ]);
     if (installed !== undefined) {
@@ -230,7 +230,7 @@ export class Publisher {
     this.replaying = true;
     try {
       for (const [key, i] of [...this.pending]) {
-        await l2.install(key, i.version, i.t, this.s.o.ttlMs, i.data, true);
+        await l2.install(key, i.version, i.t, this.s.o.ttlMs, i.data, 'write');
         if (this.pending.get(key) === i) this.pending.delete(key);
       }
       if (this.journalBroken) {

@@ -58,9 +58,10 @@ export class Derived<V> implements DerivedCache<V> {
       max: 50_000,
       dispose: (rec, owner) => this.forget(owner, rec),
     });
-    s.changeListeners.push((key, _version, changed) => {
-      if (changed) this.pieceChanged(key);
-    });
+    // Every version applied here drops the owners of the piece, even one L1 already knew or had passed:
+    // L1 may have it from a read that told nothing derived (a fresh reload, a refill after eviction),
+    // so a value derived before that read is older than the version whose publish is now resolving.
+    s.changeListeners.push((key) => this.pieceChanged(key));
     s.flushListeners.push(() => this.clear());
   }
 
@@ -90,8 +91,12 @@ export class Derived<V> implements DerivedCache<V> {
     const t = token as Token;
     if (!this.s.coherent() || this.s.closed) return false;
     if (this.owners.peek(t.owner) !== t.rec || t.rec.gen !== t.gen) return false;
+    // Recorded before the store: storing may evict the owner's last other value, and an owner left with
+    // no recorded value forgets its dependencies (see the values' dispose) — this one would then be kept
+    // with nothing linking it to its pieces.
+    t.rec.variants.add(variant);
     this.values.set(t.owner + SEP + variant, { value });
-    if (this.values.has(t.owner + SEP + variant)) t.rec.variants.add(variant);
+    if (!this.values.has(t.owner + SEP + variant)) t.rec.variants.delete(variant);
     return true;
   }
 

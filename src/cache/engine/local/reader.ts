@@ -50,8 +50,9 @@ export class Reader {
     return e as Entry<T>;
   }
 
-  async getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, fresh = false): Promise<Map<string, Found<T>>> {
+  async getMany<T>(kind: string, ids: readonly string[], loader: BatchLoader<T>, fresh = false, cachedOnly = false): Promise<Map<string, Found<T>>> {
     if (fresh) return this.load(kind, [...new Set(ids)], loader as BatchLoader<unknown>, true) as Promise<Map<string, Found<T>>>;
+
     const out = new Map<string, Found<T>>();
     const waits: Array<Promise<void>> = [];
     const missing: string[] = [];
@@ -81,7 +82,7 @@ export class Reader {
     }
     if (missing.length > 0) {
       waits.push(
-        this.load(kind, missing, loader as BatchLoader<unknown>).then((r) => {
+        (cachedOnly ? this.fromL2(kind, missing) : this.load(kind, missing, loader as BatchLoader<unknown>)).then((r) => {
           for (const [id, v] of r) out.set(id, v as Found<T>);
         }),
       );
@@ -90,49 +91,34 @@ export class Reader {
     return out;
   }
 
+  /**
+   * L2 only, for a caller that decides what to load itself (no flight: nobody may join a read that
+   * will not load what it lacks).
+   */
+  private async fromL2(kind: string, ids: string[]): Promise<Map<string, Found<unknown>>> {
+    const flight: Flight = { epoch: this.s.epoch, floors: new Map(), promise: Promise.resolve(new Map()) };
+    const result = new Map<string, Found<unknown>>();
+    if (this.s.l2 !== undefined && this.l2Readable()) await this.readL2(kind, ids, flight, result);
+    return result;
+  }
+
   private load(kind: string, ids: string[], loader: BatchLoader<unknown>, fresh = false): Promise<Map<string, Found<unknown>>> {
     const keys = ids.map((id) => pieceKey(kind, id));
     const flight: Flight = { epoch: this.s.epoch, floors: new Map(), promise: Promise.resolve(new Map()) };
     for (const k of keys) this.flights.set(k, flight);
-    flight.promise = this.run(kind, ids, keys, loader, flight, fresh).finally(() => {
+    flight.promise = this.run(kind, ids, loader, flight, fresh).finally(() => {
       for (const k of keys) if (this.flights.get(k) === flight) this.flights.delete(k);
     });
     return flight.promise;
   }
 
-  private async run(kind: string, ids: string[], keys: string[], loader: BatchLoader<unknown>, flight: Flight, fresh: boolean): Promise<Map<string, Found<unknown>>> {
+  private async run(kind: string, ids: string[], loader: BatchLoader<unknown>, flight: Flight, fresh: boolean): Promise<Map<string, Found<unknown>>> {
     const s = this.s;
     const codec = s.codec(kind);
     const startedAt = performance.now();
     const result = new Map<string, Found<unknown>>();
     const l2 = s.l2;
-    if (l2 !== undefined && !fresh && this.l2Readable()) {
-      try {
-        const stored = await l2.readMany(ids.map((id) => l2.pieceKey(kind, id)));
-        for (const [i, st] of stored.entries()) {
-          // Stored before we last regained trust: it may predate a write whose new version is still
-          // on its way into Redis.
-          if (st === null || st.t < s.l2TrustFromMs) continue;
-          let value: unknown;
-          let bytes: number;
-          try {
-            const raw = unpackValue(st.data);
-            bytes = raw.length;
-            value = raw.length === 0 ? null : codec.decode(raw);
-          } catch {
-            this.corrupt(kind, ids[i]!);
-            continue;
-          }
-          const entry: Entry<unknown> = { version: st.version, value };
-          s.n.l2Hits++;
-          if (s.events.has('hit')) s.events.emit('hit', { level: 'l2', kind });
-          result.set(ids[i]!, { entry, source: 'l2' });
-          this.keep(keys[i]!, entry, bytes, flight, kind, ids[i]!);
-        }
-      } catch (err) {
-        if (s.events.has('error')) s.events.emit('error', { op: 'read', err });
-      }
-    }
+    if (l2 !== undefined && !fresh && this.l2Readable()) await this.readL2(kind, ids, flight, result);
     const remaining = ids.filter((id) => !result.has(id));
     if (remaining.length === 0) return result;
     s.n.misses += remaining.length;
@@ -154,7 +140,7 @@ export class Reader {
       // renewed) nothing is filled: the stamp could not be trusted to be early enough.
       if (l2 !== undefined && stamp !== undefined && flight.epoch === s.epoch && !s.closed) {
         const stored = packValue(bytes, s.o.compressMinBytes);
-        l2.install(l2.pieceKey(kind, id), l.version, stamp, s.o.ttlMs, stored, false).then(
+        l2.install(l2.pieceKey(kind, id), l.version, stamp, s.o.ttlMs, stored, 'read').then(
           (ok) => {
             if (ok) {
               s.n.l2Bytes += stored.length;
@@ -168,6 +154,38 @@ export class Reader {
       }
     }
     return result;
+  }
+
+  /** What L2 holds of these pieces (and may be trusted), into `result` and L1. */
+  private async readL2(kind: string, ids: string[], flight: Flight, result: Map<string, Found<unknown>>): Promise<void> {
+    const s = this.s;
+    const l2 = s.l2!;
+    const codec = s.codec(kind);
+    try {
+      const stored = await l2.readMany(ids.map((id) => l2.pieceKey(kind, id)));
+      for (const [i, st] of stored.entries()) {
+        // Stored before we last regained trust: it may predate a write whose new version is still
+        // on its way into Redis.
+        if (st === null || st.t < s.l2TrustFromMs) continue;
+        let value: unknown;
+        let bytes: number;
+        try {
+          const raw = unpackValue(st.data);
+          bytes = raw.length;
+          value = raw.length === 0 ? null : codec.decode(raw);
+        } catch {
+          this.corrupt(kind, ids[i]!);
+          continue;
+        }
+        const entry: Entry<unknown> = { version: st.version, value };
+        s.n.l2Hits++;
+        if (s.events.has('hit')) s.events.emit('hit', { level: 'l2', kind });
+        result.set(ids[i]!, { entry, source: 'l2' });
+        this.keep(pieceKey(kind, ids[i]!), entry, bytes, flight, kind, ids[i]!);
+      }
+    } catch (err) {
+      if (s.events.has('error')) s.events.emit('error', { op: 'read', err });
+    }
   }
 
   /** Into L1, unless this instance is not coherent, a flush came meanwhile, or something newer was applied. */

@@ -15,6 +15,16 @@ export class RedisUnavailable extends Error {
 const NOT_CONNECTED = new RedisUnavailable('not connected');
 const BREAKER_OPEN = new RedisUnavailable('circuit breaker open');
 const TIMED_OUT = new RedisUnavailable('timed out');
+const SILENT = new RedisUnavailable('no late reply');
+
+/**
+ * How a call goes through: 'read' (the breaker may refuse it), 'essential' (skips an open breaker:
+ * acks, leaving the registry), 'write' (skips the breaker and waits for a late reply: see call()).
+ */
+export type CallKind = 'read' | 'essential' | 'write';
+
+/** Replies up to this many timeouts late are a slow Redis (a load spike), not a down one. */
+const LATE_REPLY_TIMEOUTS = 4;
 
 /** A piece as Redis holds it. */
 export interface StoredPiece {
@@ -39,6 +49,8 @@ export interface RedisL2Options {
   target: RedisTarget;
   namespace: string;
   timeoutMs: number;
+  /** Deadline of 'write' calls: as long as a write waits for Redis at all (see coherence/publisher.ts). */
+  writeTimeoutMs: number;
   connectionName: string;
   breakerThreshold: number;
   breakerCooldownMs: number;
@@ -55,9 +67,11 @@ export interface RedisL2Options {
  * unreachable one. Knows nothing about leases or L1.
  *
  * Slow or unreachable: a call that times out counts against Redis only if no reply at all came back
- * on this connection since the call was sent. A saturated host answers late but answers (and late
- * replies of timed-out calls count as replies), so a load spike opens no breaker and sends no write
- * down the outage path; a paused, killed or partitioned Redis answers nothing, and does.
+ * on this connection since the call was sent, within LATE_REPLY_TIMEOUTS more timeouts. A saturated
+ * host answers late but answers (and late replies of timed-out calls count as replies), so a load
+ * spike opens no breaker and sends no write down the outage path; a paused, killed or partitioned
+ * Redis answers nothing, and does. The grace is needed because ioredis sends one auto-pipeline at a
+ * time: behind a slow reply, a call may not even have left when its deadline passes.
  */
 export class RedisL2 {
   readonly cmd: RedisConnection;
@@ -69,6 +83,8 @@ export class RedisL2 {
   readonly inboxPrefix: string;
   private readonly ns: string;
   private readonly deadlines: Deadlines;
+  private readonly writeDeadlines: Deadlines;
+  private readonly lateReplies: Deadlines;
   private connected = false;
   private lastUp = false;
   private lastErrorLog = 0;
@@ -83,6 +99,8 @@ export class RedisL2 {
     this.settlersKey = `${o.namespace}:{coord}:settlers`;
     this.inboxPrefix = `${o.namespace}:inbox:`;
     this.deadlines = new Deadlines(o.timeoutMs, TIMED_OUT);
+    this.writeDeadlines = new Deadlines(o.writeTimeoutMs, TIMED_OUT);
+    this.lateReplies = new Deadlines(LATE_REPLY_TIMEOUTS * o.timeoutMs, SILENT);
     this.breaker = new Breaker(
       o.breakerThreshold,
       o.breakerCooldownMs,
@@ -106,8 +124,10 @@ export class RedisL2 {
       this.refresh();
     });
     this.cmd.on('close', () => this.onClose());
-    // A cluster reports node losses as 'node error' and its own state through 'ready'/'end'.
     this.cmd.on('end', () => this.onClose());
+    // A cluster loses one node at a time: the connection as a whole stays up, but a failed-over master
+    // may have lost writes its replica had not received. Told like a reconnect (see onDisconnect).
+    this.cmd.on('-node', () => o.onDisconnect());
     this.cmd.on('error', (err: Error) => this.logError(err));
   }
 
@@ -132,32 +152,43 @@ export class RedisL2 {
   }
 
   /**
-   * Runs one Redis call through the breaker. `essential` calls (a write's install and broadcast, acks,
-   * replays) skip an open breaker, because losing them costs correctness or makes writers wait out
-   * leases, and they are few; they still feed the breaker with their outcome.
+   * Runs one Redis call through the breaker. 'essential' and 'write' calls skip an open breaker,
+   * because losing them costs correctness or makes writers wait out leases, and they are few; they
+   * still feed the breaker with their outcome. A 'write' call (a write's install and broadcast, a
+   * replay, a journal reset) is not given up after the read timeout: its late reply still completes
+   * the write, whereas a retry of a broadcast that Redis has queued would journal and send it twice.
    */
-  async call<T>(fn: (r: RedisConnection) => Promise<T>, essential = false): Promise<T> {
+  async call<T>(fn: (r: RedisConnection) => Promise<T>, kind: CallKind = 'read'): Promise<T> {
     const sentAt = performance.now();
     if (!this.connected || this.cmd.status !== 'ready') {
       this.unreachable ??= sentAt;
       throw NOT_CONNECTED;
     }
-    if (!essential && !this.breaker.allow()) throw BREAKER_OPEN;
+    if (kind === 'read' && !this.breaker.allow()) throw BREAKER_OPEN;
     const raw = fn(this.cmd);
     // Any reply, even one that comes after its deadline, or an error reply, proves Redis alive.
     raw.then(this.onReply, (err: unknown) => {
       if (isReplyError(err)) this.onReply();
     });
     try {
-      return await this.deadlines.track(raw);
+      return await (kind === 'write' ? this.writeDeadlines : this.deadlines).track(raw);
     } catch (err) {
       if (isReplyError(err)) throw err;
-      if (err !== TIMED_OUT || this.lastReplyAt <= sentAt) {
-        this.breaker.failure();
-        this.unreachable ??= sentAt;
+      if (err !== TIMED_OUT || kind === 'write') this.noReplySince(sentAt, err !== TIMED_OUT);
+      else {
+        this.lateReplies.track(raw).catch((late: unknown) => {
+          if (!isReplyError(late)) this.noReplySince(sentAt, false);
+        });
       }
       throw err;
     }
+  }
+
+  /** A call sent at `sentAt` failed (`always`) or got no reply: counted unless Redis answered meanwhile. */
+  private noReplySince(sentAt: number, always: boolean): void {
+    if (!always && this.lastReplyAt > sentAt) return;
+    this.breaker.failure();
+    this.unreachable ??= sentAt;
   }
 
   private readonly onReply = (): void => {
@@ -174,8 +205,8 @@ export class RedisL2 {
   }
 
   /** Returns whether it was stored (false: a newer version is there). t undefined: Redis now. */
-  async install(key: string, version: number, t: number | undefined, ttlMs: number, data: Buffer, essential: boolean): Promise<boolean> {
-    const status = await this.call((r) => r.cgInstall(key, String(version), t === undefined ? '' : String(Math.floor(t)), ttlMs, data), essential);
+  async install(key: string, version: number, t: number | undefined, ttlMs: number, data: Buffer, kind: 'read' | 'write'): Promise<boolean> {
+    const status = await this.call((r) => r.cgInstall(key, String(version), t === undefined ? '' : String(Math.floor(t)), ttlMs, data), kind);
     return Number(status) === 1;
   }
 
@@ -198,7 +229,7 @@ export class RedisL2 {
           note ?? EMPTY,
           retentionMs,
         ),
-      true,
+      'write',
     );
     const live = new Map<string, number>();
     for (let i = 3; i + 1 < reply.length; i += 2) live.set(String(reply[i]), Number(reply[i + 1]));
@@ -222,15 +253,15 @@ export class RedisL2 {
   }
 
   async journalReset(): Promise<void> {
-    await this.call((r) => r.cgJournalReset(this.journalMetaKey), true);
+    await this.call((r) => r.cgJournalReset(this.journalMetaKey), 'write');
   }
 
   async publish(channel: string, message: string | Buffer): Promise<void> {
-    await this.call((r) => r.publish(channel, message), true);
+    await this.call((r) => r.publish(channel, message), 'essential');
   }
 
   async unregister(id: string): Promise<void> {
-    await this.call((r) => r.zrem(this.registryKey, id), true);
+    await this.call((r) => r.zrem(this.registryKey, id), 'essential');
   }
 
   /**
@@ -244,10 +275,10 @@ export class RedisL2 {
     for (const node of scanNodes(this.cmd)) {
       let cursor = '0';
       do {
-        const [next, keys] = await this.call(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000), true);
+        const [next, keys] = await this.call(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000), 'write');
         cursor = next;
         const mine = keys.filter((k) => !k.startsWith(coord));
-        if (mine.length > 0) removed += (await this.call(() => Promise.all(mine.map((k) => this.cmd.unlink(k))), true)).reduce((a, b) => a + b, 0);
+        if (mine.length > 0) removed += (await this.call(() => Promise.all(mine.map((k) => this.cmd.unlink(k))), 'write')).reduce((a, b) => a + b, 0);
       } while (cursor !== '0');
     }
     return removed;

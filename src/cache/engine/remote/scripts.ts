@@ -12,16 +12,16 @@ import type { RedisConnection } from './client.js';
  *                              write has been applied everywhere (they push to clients, see publisher.ts)
  *   ${ns}:{coord}:journal      stream of notes (field n), trimmed by age
  *   ${ns}:{coord}:jmeta        hash  epoch = journal epoch (made from the clock when the hash is missing;
- *                              a clear or an unjournaled write starts a new one), floor = stream id
- *                              below which notes may have been trimmed
+ *                              a clear or an unjournaled write starts a new one), floor = id of the
+ *                              newest note trimmed (a position before it may have missed notes),
+ *                              trimmed = Redis ms of the last trim
  * Channels (not bound to slots): ${ns}:inbox:<instanceId>, one per instance: other instances' writes
  * and clears, acks of its own writes, its lease heartbeats. A write is published to each live
  * instance's inbox but the writer's (one PUBLISH each, inside the script): the writer never receives
  * its own messages.
  *
- * Reads are plain HMGETs, not scripts: a value passed through Lua costs Redis far more than a plain
- * read (45-100 us against ~2 us for a 4 KB value on Redis 7.0), and the read path is the one that must
- * scale.
+ * Reads are plain HMGETs, not scripts: a value passed through Lua costs Redis many times what a plain
+ * read does, and the read path is the one that must scale.
  *
  * Time is always Redis TIME (one clock for every instance).
  */
@@ -85,24 +85,30 @@ return now`;
 
 /**
  * BROADCAST registry journal jmeta settlers | prefix sender message journal? note retentionMs:
- * journals the note (XADD, trimming by age), publishes `<position>\n<message>` to the inbox
- * (prefix .. id) of every live instance but the sender, and returns {now, position, settle, id1,
- * expiry1, ...}: whether another live instance wants settlement messages, and the live instances
- * the writer then waits for. Reading the registry and publishing in one step: an instance whose lease
- * a writer reads as expired cannot receive this message and still trust its L1 (it lapsed first).
+ * journals the note (XADD; at most once a second, the notes older than retentionMs are dropped and the
+ * newest dropped one becomes the floor), publishes `<position>\\n<message>` to the inbox (prefix .. id)
+ * of every live instance but the sender, and returns {now, position, settle, id1, expiry1, ...}:
+ * whether another live instance wants settlement messages, and the live instances the writer then
+ * waits for. Reading the registry and publishing in one step: an instance whose lease a writer reads
+ * as expired cannot receive this message and still trust its L1 (it lapsed first).
  */
 const BROADCAST = `${PRELUDE}${JOURNAL_EPOCH}
 local now = nowms()
 local pos = ''
 if ARGV[4] == '1' then
   local epoch = journalEpoch(KEYS[3])
-  local floor = tonumber(redis.call('HGET', KEYS[3], 'floor') or '0')
-  local keep = tonumber(ARGV[6])
+  local meta = redis.call('HMGET', KEYS[3], 'trimmed')
   local id = redis.call('XADD', KEYS[2], '*', 'n', ARGV[5])
-  if floor < now - keep - 1000 then
-    floor = now - keep
-    redis.call('XTRIM', KEYS[2], 'MINID', '~', floor)
-    redis.call('HSET', KEYS[3], 'floor', floor)
+  if tonumber(meta[1] or '0') < now - 1000 then
+    redis.call('HSET', KEYS[3], 'trimmed', now)
+    local minid = now - tonumber(ARGV[6])
+    -- The floor is a note that existed, not a time: a position taken on an empty or quiet journal
+    -- missed nothing until notes after it are actually dropped.
+    local newest = redis.call('XREVRANGE', KEYS[2], '(' .. minid .. '-0', '-', 'COUNT', 1)
+    if #newest > 0 then
+      redis.call('XTRIM', KEYS[2], 'MINID', minid)
+      redis.call('HSET', KEYS[3], 'floor', newest[1][1])
+    end
   end
   pos = epoch .. ':' .. id
 end
@@ -131,17 +137,20 @@ return epoch .. ':' .. last[1][1]`;
 
 /**
  * JREAD journal jmeta | epoch after count rewindMs: notes after stream id `after` (exclusive), or from
- * rewindMs before it, at most count. Returns {0} when the epoch differs, when notes after `after` may
- * have been trimmed, or when `after` is past the newest note (not a position this journal gave);
- * otherwise {1, id1, note1, ...}.
+ * rewindMs before it (never before the floor), at most count. Returns {0} when the epoch differs, when
+ * notes after `after` may have been trimmed (it is before the floor), or when `after` is past the
+ * newest note (not a position this journal gave); otherwise {1, id1, note1, ...}. A floor of an
+ * earlier layout is a bare ms (read as ms-0).
  */
 const JOURNAL_READ = `
 local meta = redis.call('HMGET', KEYS[2], 'epoch', 'floor')
 if meta[1] == false or meta[1] ~= ARGV[1] then return {0} end
 local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
 if not ms then return {0} end
-local floor = tonumber(meta[2] or '0')
-if tonumber(ms) < floor then return {0} end
+local fms, fseq = string.match(meta[2] or '0', '^(%d+)-?(%d*)$')
+fms = tonumber(fms or '0')
+fseq = tonumber(fseq) or 0
+if tonumber(ms) < fms or (tonumber(ms) == fms and tonumber(seq) < fseq) then return {0} end
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local nms, nseq = 0, 0
 if #newest > 0 then
@@ -151,7 +160,10 @@ end
 if tonumber(ms) > nms or (tonumber(ms) == nms and tonumber(seq) > nseq) then return {0} end
 local start = ms .. '-' .. (tonumber(seq) + 1)
 local rewind = tonumber(ARGV[4])
-if rewind > 0 then start = math.max(floor, tonumber(ms) - rewind) .. '-0' end
+if rewind > 0 then
+  local from = tonumber(ms) - rewind
+  if from > fms then start = from .. '-0' else start = fms .. '-' .. (fseq + 1) end
+end
 local rows = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[3])
 local out = {1}
 for i = 1, #rows do
