@@ -1121,7 +1121,7 @@ export interface operations {
             query?: {
                 /** @description A position from the stream or a previous changes answer; omitted: the current position */
                 since?: string;
-                /** @description Changed and removed conversations per page, at most */
+                /** @description Changed and removed conversations per page, at most (a single write that changed more is returned whole) */
                 limit?: number;
             };
             header?: never;

@@ -86,7 +86,7 @@ export const ChangesQuerystring = Type.Object(
     since: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'A position from the stream or a previous changes answer; omitted: the current position' }),
     ),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100, description: 'Changed and removed conversations per page, at most' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100, description: 'Changed and removed conversations per page, at most (a single write that changed more is returned whole)' })),
   },
   { additionalProperties: false },
 );

@@ -7,7 +7,8 @@ import type { JournalRead } from '../types.js';
 export class MemoryJournal {
   private readonly notes: Array<{ seq: number; note: Buffer }> = [];
   private seq = 0;
-  private epoch = 0;
+  /** From the clock: a restarted process (whose notes died with it) refuses positions of the one before. */
+  private epoch = Date.now();
   /** Notes with seq <= floor may have been dropped. */
   private floor = 0;
 

@@ -11,9 +11,10 @@ import type { RedisConnection } from './client.js';
  *   ${ns}:{coord}:settlers     sorted set instanceId -> expiry: live instances that want to hear when a
  *                              write has been applied everywhere (they push to clients, see publisher.ts)
  *   ${ns}:{coord}:journal      stream of notes (field n), trimmed by age
- *   ${ns}:{coord}:jmeta        hash  epoch = journal epoch (a clear or an unjournaled write starts a new
- *                              one), floor = id of the newest note trimmed (a position before it may
- *                              have missed notes), trimmed = Redis ms of the last trim
+ *   ${ns}:{coord}:jmeta        hash  epoch = journal epoch (made from the clock when the hash is missing;
+ *                              a clear or an unjournaled write starts a new one), floor = id of the
+ *                              newest note trimmed (a position before it may have missed notes),
+ *                              trimmed = Redis ms of the last trim
  * Channels (not bound to slots): ${ns}:inbox:<instanceId>, one per instance: other instances' writes
  * and clears, acks of its own writes, its lease heartbeats. A write is published to each live
  * instance's inbox but the writer's (one PUBLISH each, inside the script): the writer never receives
@@ -29,6 +30,22 @@ if redis.replicate_commands then pcall(redis.replicate_commands) end
 local function nowms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * The journal's epoch, made on first use from the server's clock. A journal that Redis lost (a
+ * restart without persistence, an eviction) comes back with a new epoch, so that positions into the
+ * lost one are refused rather than read on as if no note had been lost in between.
+ */
+const JOURNAL_EPOCH = `
+local function journalEpoch(jmeta)
+  local e = redis.call('HGET', jmeta, 'epoch')
+  if e then return e end
+  local t = redis.call('TIME')
+  e = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+  redis.call('HSET', jmeta, 'epoch', e)
+  return e
 end
 `;
 
@@ -75,14 +92,14 @@ return now`;
  * waits for. Reading the registry and publishing in one step: an instance whose lease a writer reads
  * as expired cannot receive this message and still trust its L1 (it lapsed first).
  */
-const BROADCAST = `${PRELUDE}
+const BROADCAST = `${PRELUDE}${JOURNAL_EPOCH}
 local now = nowms()
 local pos = ''
 if ARGV[4] == '1' then
-  local meta = redis.call('HMGET', KEYS[3], 'epoch', 'trimmed')
-  local epoch = meta[1] or '0'
+  local epoch = journalEpoch(KEYS[3])
+  local meta = redis.call('HMGET', KEYS[3], 'trimmed')
   local id = redis.call('XADD', KEYS[2], '*', 'n', ARGV[5])
-  if tonumber(meta[2] or '0') < now - 1000 then
+  if tonumber(meta[1] or '0') < now - 1000 then
     redis.call('HSET', KEYS[3], 'trimmed', now)
     local minid = now - tonumber(ARGV[6])
     -- The floor is a note that existed, not a time: a position taken on an empty or quiet journal
@@ -112,27 +129,35 @@ end
 return out`;
 
 /** JHEAD journal jmeta: the position of the newest note ('<epoch>:0-0' when empty). */
-const JOURNAL_HEAD = `
-local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'
+const JOURNAL_HEAD = `${PRELUDE}${JOURNAL_EPOCH}
+local epoch = journalEpoch(KEYS[2])
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last == 0 then return epoch .. ':0-0' end
 return epoch .. ':' .. last[1][1]`;
 
 /**
  * JREAD journal jmeta | epoch after count rewindMs: notes after stream id `after` (exclusive), or from
- * rewindMs before it (never before the floor), at most count. Returns {0} when the epoch differs or
- * notes after `after` may have been trimmed (it is before the floor); otherwise {1, id1, note1, ...}.
- * A floor of an earlier layout is a bare ms (read as ms-0).
+ * rewindMs before it (never before the floor), at most count. Returns {0} when the epoch differs, when
+ * notes after `after` may have been trimmed (it is before the floor), or when `after` is past the
+ * newest note (not a position this journal gave); otherwise {1, id1, note1, ...}. A floor of an
+ * earlier layout is a bare ms (read as ms-0).
  */
 const JOURNAL_READ = `
 local meta = redis.call('HMGET', KEYS[2], 'epoch', 'floor')
-if (meta[1] or '0') ~= ARGV[1] then return {0} end
+if meta[1] == false or meta[1] ~= ARGV[1] then return {0} end
 local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
 if not ms then return {0} end
 local fms, fseq = string.match(meta[2] or '0', '^(%d+)-?(%d*)$')
 fms = tonumber(fms or '0')
 fseq = tonumber(fseq) or 0
 if tonumber(ms) < fms or (tonumber(ms) == fms and tonumber(seq) < fseq) then return {0} end
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local nms, nseq = 0, 0
+if #newest > 0 then
+  local a, b = string.match(newest[1][1], '^(%d+)-(%d+)$')
+  nms, nseq = tonumber(a), tonumber(b)
+end
+if tonumber(ms) > nms or (tonumber(ms) == nms and tonumber(seq) > nseq) then return {0} end
 local start = ms .. '-' .. (tonumber(seq) + 1)
 local rewind = tonumber(ARGV[4])
 if rewind > 0 then
@@ -148,7 +173,9 @@ end
 return out`;
 
 /** JRESET jmeta: a new journal epoch (positions from before are refused). */
-const JOURNAL_RESET = `return redis.call('HINCRBY', KEYS[1], 'epoch', 1)`;
+const JOURNAL_RESET = `${PRELUDE}${JOURNAL_EPOCH}
+journalEpoch(KEYS[1])
+return redis.call('HINCRBY', KEYS[1], 'epoch', 1)`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
