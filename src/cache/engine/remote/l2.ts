@@ -236,8 +236,12 @@ export class RedisL2 {
     return { now: Number(reply[0]), position: String(reply[1]), settle: Number(reply[2]) === 1, live };
   }
 
+  /**
+   * The journal's reads wait for a late reply (as writes do): a client starting or resuming its stream
+   * would rather wait than start over, and a slow Redis is not an outage (see call()).
+   */
   async journalHead(): Promise<string> {
-    return String(await this.call((r) => r.cgJournalHead(this.journalKey, this.journalMetaKey)));
+    return String(await this.call((r) => r.cgJournalHead(this.journalKey, this.journalMetaKey), 'write'));
   }
 
   /**
@@ -245,7 +249,7 @@ export class RedisL2 {
    * differs or notes may have been trimmed.
    */
   async journalRead(epoch: string, after: string, count: number, rewindMs: number): Promise<Array<{ id: string; note: Buffer }> | undefined> {
-    const reply = await this.call((r) => r.cgJournalReadBuffer(this.journalKey, this.journalMetaKey, epoch, after, count, rewindMs));
+    const reply = await this.call((r) => r.cgJournalReadBuffer(this.journalKey, this.journalMetaKey, epoch, after, count, rewindMs), 'write');
     if (Number(reply[0]) !== 1) return undefined;
     const out: Array<{ id: string; note: Buffer }> = [];
     for (let i = 1; i + 1 < reply.length; i += 2) out.push({ id: String(reply[i]), note: reply[i + 1] as Buffer });
