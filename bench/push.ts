@@ -8,26 +8,27 @@
  *    with another idle user), opened a few at a time; B's RSS and heap before and after, per connection;
  *  - latency: with those N present, one more pair in a direct conversation, the reader on B, the writer
  *    posting on A one message after the other: from the POST's 2xx (and from its sending) to the
- *    `message` and `conversation` frames on the reader's socket; B's CPU per write;
+ *    `message` and `conversation` frames on the reader's socket; CPU per write;
  *  - fan-out: a 200-member group, every member connected (all to B, then half to A and half to B), one
  *    post on A at a time: from the 2xx to the last of the 200 sockets holding its frames.
  */
 import { readFileSync } from 'node:fs';
-import WebSocket from 'ws';
-import { CLOSE } from '../src/push/protocol.js';
+import type WebSocket from 'ws';
+import type { Db } from '../src/db/index.js';
 import type { GatewayProcess } from '../support/gateway-process.js';
 import type { RedisServer } from '../support/redis.js';
 import { createBenchDatabase } from './lib/pg.js';
 import type { Progress } from './lib/progress.js';
 import { cpuMs, round, summarize, type Summary } from './lib/stats.js';
+import { Arrivals, connectAll, connectRetrying, type Connected } from './lib/stream-client.js';
 
 export interface PushBenchOptions {
   redis: RedisServer;
   progress: Progress;
+  jwtSecret: string;
   tokenFor(u: User): string;
   startInstance(env: Record<string, string>, execArgv?: string[]): Promise<GatewayProcess>;
-  jwtSecret: string;
-  /** Idle connections on B at each step, ascending (default 1,000 then 10,000). */
+  /** Idle connections on B at each step, ascending. */
   idle: number[];
 }
 
@@ -40,11 +41,13 @@ const LIST = '/api/v1/conversations';
 const POSTS = 300;
 const FANOUT_MEMBERS = 200;
 const FANOUT_POSTS = 30;
+/** Messages in the first group before its second measured run: more than a conversation's cached recent ones (50). */
+const BEHIND = 60;
 /** Upgrades in flight at once: gentle on a 2-core machine that also runs both gateways. */
 const CONNECTING = 16;
-/** Attempts per connection when the server says "retry" (1001 before `ready`), as a client would. */
-const MAX_ATTEMPTS = 5;
 const FRAME_TIMEOUT_MS = 10_000;
+/** How long B's CPU is watched with only the idle sockets connected. */
+const IDLE_SECONDS = 3;
 const MESSAGE_PREFIX = Buffer.from('{"type":"message"');
 const CONVERSATION_PREFIX = Buffer.from('{"type":"conversation"');
 
@@ -77,121 +80,44 @@ async function memoryOf(inst: GatewayProcess): Promise<Memory> {
   return { rss: rssBytes(inst.pid), heapUsed: m.heapUsed, external: m.external };
 }
 
-/** The server closed the socket before `ready` with 1001: the stream could not start, retry. */
-class RetryLater extends Error {}
-
-/** A stream socket, open and past its `ready` frame; `onFrame` sees every later frame. */
-function connect(inst: GatewayProcess, token: string, onFrame: (data: Buffer, at: number) => void): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${inst.url.replace(/^http/, 'ws')}/api/v1/stream?token=${encodeURIComponent(token)}`, { perMessageDeflate: false });
-    let ready = false;
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error('no ready frame within 30 s'));
-    }, 30_000);
-    ws.on('message', (data: Buffer) => {
-      const at = performance.now();
-      if (ready) return onFrame(data, at);
-      if (!String(data).startsWith('{"type":"ready"')) return reject(new Error(`first frame is not ready: ${String(data).slice(0, 200)}`));
-      ready = true;
-      clearTimeout(timer);
-      resolve(ws);
-    });
-    ws.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    ws.on('close', (code, reason) => {
-      clearTimeout(timer);
-      if (!ready) reject(code === CLOSE.GOING_AWAY ? new RetryLater(String(reason)) : new Error(`closed before ready: ${code} ${String(reason)}`));
-    });
-  });
+/** CPU used so far by each PostgreSQL backend of this database (the gateways' pools). */
+async function backendCpu(db: Db): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  return new Map(rows.map((r) => [r.pid, cpuMs(r.pid) ?? 0]));
 }
 
-/** `connect`, again after a short pause while the server says "retry" (as a client would). */
-async function connectRetrying(inst: GatewayProcess, token: string, onFrame: (data: Buffer, at: number) => void): Promise<{ socket: WebSocket; retries: number }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return { socket: await connect(inst, token, onFrame), retries: attempt - 1 };
-    } catch (err) {
-      if (!(err instanceof RetryLater) || attempt === MAX_ATTEMPTS) throw err;
-      await sleep(50 * attempt);
-    }
-  }
+interface CpuPerWrite {
+  a: number;
+  b: number;
+  /** The backends of the bench database (a backend that closed meanwhile is left out). */
+  postgres: number;
 }
 
-interface Connecting {
-  sockets: WebSocket[];
-  seconds: number;
-  perSecond: number;
-  latency: Summary;
-  /** B's CPU per connection (ms). */
-  cpuMs: number;
-  /** Connections the server closed with 1001 before `ready` ("retry"), opened again by the client. */
-  retries: number;
+/** CPU per write (ms) of A, B and PostgreSQL over what `run` does, `writes` writes. */
+async function cpuPerWrite({ a, b, db }: Run, writes: number, run: () => Promise<void>): Promise<CpuPerWrite> {
+  const a0 = cpuMs(a.pid) ?? NaN;
+  const b0 = cpuMs(b.pid) ?? NaN;
+  const pg0 = await backendCpu(db);
+  await run();
+  let pg = 0;
+  for (const [pid, ms] of await backendCpu(db)) pg += ms - (pg0.get(pid) ?? 0);
+  return { a: ((cpuMs(a.pid) ?? NaN) - a0) / writes, b: ((cpuMs(b.pid) ?? NaN) - b0) / writes, postgres: pg / writes };
 }
 
-/** Connects `users` to `inst`, CONNECTING at a time: time, rate, per-connection latency and CPU. */
-async function connectAll(inst: GatewayProcess, users: User[], tokenFor: (u: User) => string, onFrame: (i: number, data: Buffer, at: number) => void, report: (done: number) => void): Promise<Connecting> {
-  const sockets: WebSocket[] = new Array(users.length);
-  const latencies: number[] = [];
-  let next = 0;
-  let retries = 0;
-  const cpu0 = cpuMs(inst.pid) ?? NaN;
-  const t0 = performance.now();
-  const worker = async () => {
-    while (next < users.length) {
-      const i = next++;
-      const t = performance.now();
-      const c = await connectRetrying(inst, tokenFor(users[i]!), (data, at) => onFrame(i, data, at));
-      sockets[i] = c.socket;
-      retries += c.retries;
-      latencies.push(performance.now() - t);
-      if (i % 100 === 0) report(latencies.length);
-    }
-  };
-  await Promise.all(Array.from({ length: CONNECTING }, worker));
-  const seconds = (performance.now() - t0) / 1000;
-  return { sockets, seconds, perSecond: users.length / seconds, latency: summarize(latencies), cpuMs: ((cpuMs(inst.pid) ?? NaN) - cpu0) / users.length, retries };
-}
-
-/** Resolves when `done()` holds, checked after every frame; rejects after FRAME_TIMEOUT_MS. */
-class Arrivals {
-  private wake: (() => void) | undefined;
-  notify(): void {
-    this.wake?.();
-  }
-  async until(done: () => boolean, what: string): Promise<void> {
-    const deadline = performance.now() + FRAME_TIMEOUT_MS;
-    while (!done()) {
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`${what}: not every frame came within ${FRAME_TIMEOUT_MS} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
-}
-
-async function insertUsers(db: Awaited<ReturnType<typeof createBenchDatabase>>['db'], n: number): Promise<User[]> {
+async function insertUsers(db: Db, n: number): Promise<User[]> {
   const { rows } = await db.query<User>(
     `INSERT INTO users (username, password_hash, display_name)
      SELECT 'push_' || i, 'bench$no-login', 'Push User ' || i FROM generate_series(1, $1::int) i
      RETURNING id::text AS id, username`,
     [n],
   );
-  return rows.sort((a, b) => Number(a.id) - Number(b.id));
+  return rows.sort((x, y) => Number(x.id) - Number(y.id));
 }
 
-/** One direct conversation (no messages yet) per consecutive pair of `users`, as the store would write it. */
-async function pairUp(db: Awaited<ReturnType<typeof createBenchDatabase>>['db'], users: User[]): Promise<void> {
-  const a = users.filter((_, i) => i % 2 === 0 && i + 1 < users.length).map((u) => u.id);
-  const b = users.filter((_, i) => i % 2 === 1).map((u) => u.id);
+/** One direct conversation (no messages yet) per consecutive pair of `users`, as the store writes one. */
+async function pairUp(db: Db, users: User[]): Promise<void> {
+  const first = users.filter((_, i) => i % 2 === 0 && i + 1 < users.length).map((u) => u.id);
+  const second = users.filter((_, i) => i % 2 === 1).map((u) => u.id);
   await db.query(
     `WITH c AS (
        INSERT INTO conversations (type, direct_key, created_by, member_count)
@@ -200,48 +126,67 @@ async function pairUp(db: Awaited<ReturnType<typeof createBenchDatabase>>['db'],
      INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, sort_at)
      SELECT c.id, m.uid, 'member', c.created_at, c.created_at FROM c
      CROSS JOIN LATERAL (VALUES (split_part(c.direct_key, ':', 1)::bigint), (split_part(c.direct_key, ':', 2)::bigint)) AS m(uid)`,
-    [a, b],
+    [first, second],
   );
 }
 
+export interface IdleStep {
+  from: number;
+  to: number;
+  connecting: Omit<Connected, 'sockets'>;
+  before: Memory;
+  after: Memory;
+  perConnection: Memory;
+  /** B's CPU with only the idle sockets there (heartbeats, lease renewals). */
+  idleCpuMsPerSecond: number;
+  loadGeneratorRss: number;
+}
+
+export interface LatencyRun {
+  idle: number;
+  posts: number;
+  messageFromAck: Summary;
+  conversationFromAck: Summary;
+  messageFromSend: Summary;
+  conversationFromSend: Summary;
+  post: Summary;
+  /** Message frames this process read before the POST's answer. */
+  messageBeforeAck: number;
+  cpuPerWriteMs: CpuPerWrite;
+}
+
+export interface FanoutRun {
+  layout: string;
+  idle: number;
+  posts: number;
+  /** The members' unread count in the conversation over the run: from the first post to the last. */
+  unread: [number, number];
+  lastMessageFromAck: Summary;
+  lastConversationFromAck: Summary;
+  firstMessageFromAck: Summary;
+  lastMessageFromSend: Summary;
+  post: Summary;
+  cpuPerWriteMs: CpuPerWrite;
+}
+
 export interface PushResults {
-  idle: Array<{
-    from: number;
-    to: number;
-    connecting: Omit<Connecting, 'sockets'>;
-    before: Memory;
-    after: Memory;
-    perConnection: { rss: number; heapUsed: number; external: number };
-    loadGeneratorRss: number;
-  }>;
-  latency: Array<{
-    idle: number;
-    posts: number;
-    messageFromAck: Summary;
-    conversationFromAck: Summary;
-    messageFromSend: Summary;
-    conversationFromSend: Summary;
-    post: Summary;
-    /** Frames that came before the POST's answer was read. */
-    messageBeforeAck: number;
-    cpuPerWriteMs: { a: number; b: number };
-    idleCpuMsPerSecondB: number;
-  }>;
-  fanout: Array<{
-    layout: string;
-    idle: number;
-    posts: number;
-    lastMessageFromAck: Summary;
-    lastConversationFromAck: Summary;
-    firstMessageFromAck: Summary;
-    lastMessageFromSend: Summary;
-    post: Summary;
-    cpuPerWriteMs: { a: number; b: number };
-  }>;
+  idle: IdleStep[];
+  latency: LatencyRun[];
+  fanout: FanoutRun[];
+  /** Frames that reached idle sockets (they are in no conversation anyone writes to). */
   framesOnIdleSockets: number;
   /** Group members' connections retried after a 1001 before `ready`. */
   groupRetries: number;
   openFileLimit: { loadGenerator: number; b: number };
+}
+
+/** The two instances, the tokens, and every socket opened (closed at the end). */
+interface Run {
+  a: GatewayProcess;
+  b: GatewayProcess;
+  db: Db;
+  o: PushBenchOptions;
+  clients: WebSocket[];
 }
 
 export async function pushBench(o: PushBenchOptions): Promise<{ results: PushResults; md: string[] }> {
@@ -249,8 +194,8 @@ export async function pushBench(o: PushBenchOptions): Promise<{ results: PushRes
     throw new Error(`--push-idle: ascending positive integers, got ${o.idle.join(',')}`);
   }
   const maxIdle = o.idle.at(-1)!;
+  // Each socket is a descriptor here and one in B; both inherit the shell's `ulimit -n`.
   const limits = { loadGenerator: openFileLimit('self'), b: 0 };
-  // Each socket is a descriptor in this process and one in B (both inherit this shell's `ulimit -n`).
   if (limits.loadGenerator < maxIdle + FANOUT_MEMBERS + 500) {
     throw new Error(`open-file limit ${limits.loadGenerator} is too low for ${maxIdle} connections: raise it (ulimit -n ${maxIdle + 2000}) and run again`);
   }
@@ -266,184 +211,46 @@ export async function pushBench(o: PushBenchOptions): Promise<{ results: PushRes
     await pairUp(database.db, idleUsers);
     await database.db.query('VACUUM (ANALYZE) users, conversations, conversation_members');
 
-    const env = { LOG_LEVEL: process.env.BENCH_PUSH_LOG ?? 'warn', DATABASE_URL: database.url, REDIS_URL: o.redis.url, JWT_SECRET: o.jwtSecret, CACHE_NAMESPACE: 'cgpush' };
-    const gc = ['--expose-gc'];
-    const a = await o.startInstance(env, gc);
-    started.push(a);
-    const b = await o.startInstance(env, gc);
-    started.push(b);
+    const env = { DATABASE_URL: database.url, REDIS_URL: o.redis.url, JWT_SECRET: o.jwtSecret, CACHE_NAMESPACE: 'cgpush' };
+    for (let i = 0; i < 2; i++) started.push(await o.startInstance(env, ['--expose-gc']));
+    const [a, b] = started as [GatewayProcess, GatewayProcess];
     limits.b = openFileLimit(b.pid!);
+    const run: Run = { a, b, db: database.db, o, clients };
 
-    const writerToken = o.tokenFor(writer);
-    const direct = await a.api.post(LIST, writerToken, { type: 'direct', memberIds: [reader.id] });
+    const direct = await a.api.post(LIST, o.tokenFor(writer), { type: 'direct', memberIds: [reader.id] });
     if (direct.status !== 201) throw new Error(`create direct: ${direct.status} ${direct.text}`);
-    const directId: string = direct.body.data.id;
-    const groupToken = o.tokenFor(group[0]!);
-    const made = await a.api.post(LIST, groupToken, { type: 'group', title: 'Push fan-out', memberIds: group.slice(1).map((u) => u.id) });
-    if (made.status !== 201) throw new Error(`create group: ${made.status} ${made.text}`);
-    const groupId: string = made.body.data.id;
-
-    let framesOnIdle = 0;
-    const results: PushResults = { idle: [], latency: [], fanout: [], framesOnIdleSockets: 0, groupRetries: 0, openFileLimit: limits };
-
-    // ---- the reader: its frames by message id, as they arrive ------------------------------------
-    const readerArrivals = new Arrivals();
-    const seen = new Map<string, { message?: number; conversation?: number }>();
-    const onReaderFrame = (data: Buffer, at: number) => {
-      const f = JSON.parse(String(data)) as { type: string; messageId?: string; item?: { lastMessage?: { id: string } | null } };
-      const id = f.type === 'message' ? f.messageId : f.type === 'conversation' ? f.item?.lastMessage?.id : undefined;
-      if (id === undefined) return;
-      const s = seen.get(id) ?? {};
-      if (f.type === 'message') s.message ??= at;
-      else s.conversation ??= at;
-      seen.set(id, s);
-      readerArrivals.notify();
-    };
-
-    let connected = 0;
-    let readerSocket: WebSocket | undefined;
-    for (const n of o.idle) {
-      // ---- idle connections, from `connected` to `n` ---------------------------------------------
-      const before = await memoryOf(b);
-      const step = idleUsers.slice(connected, n);
-      const c = await connectAll(b, step, o.tokenFor, () => framesOnIdle++, (done) => o.progress.update(`push: connecting ${connected.toLocaleString('en-US')} → ${n.toLocaleString('en-US')}`, done, step.length));
-      clients.push(...c.sockets);
-      await sleep(500); // what the last connections started (member states, journal reads) is done
-      const after = await memoryOf(b);
-      const { sockets: _, ...connecting } = c;
-      results.idle.push({
-        from: connected,
-        to: n,
-        connecting,
-        before,
-        after,
-        perConnection: {
-          rss: (after.rss - before.rss) / step.length,
-          heapUsed: (after.heapUsed - before.heapUsed) / step.length,
-          external: (after.external - before.external) / step.length,
-        },
-        loadGeneratorRss: process.memoryUsage().rss,
-      });
-      connected = n;
-
-      // ---- latency of one reader on B, the writer posting on A ------------------------------------
-      if (readerSocket === undefined) {
-        readerSocket = (await connectRetrying(b, o.tokenFor(reader), onReaderFrame)).socket;
-        clients.push(readerSocket);
-      }
-      const idleCpu0 = cpuMs(b.pid) ?? NaN;
-      await sleep(2000);
-      const idleCpuMsPerSecondB = ((cpuMs(b.pid) ?? NaN) - idleCpu0) / 2;
-      const fromAck = { message: [] as number[], conversation: [] as number[] };
-      const fromSend = { message: [] as number[], conversation: [] as number[] };
-      const posts: number[] = [];
-      let messageBeforeAck = 0;
-      const cpu0 = [cpuMs(a.pid) ?? NaN, cpuMs(b.pid) ?? NaN];
-      for (let i = 0; i < POSTS; i++) {
-        if (i % 20 === 0) o.progress.update(`push: latency with ${n.toLocaleString('en-US')} idle`, i, POSTS);
-        const r = await a.api.post(`${LIST}/${directId}/messages`, writerToken, { content: `push ${n} ${i}` });
-        if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.text}`);
-        const id: string = r.body.data.id;
-        await readerArrivals.until(() => seen.get(id)?.message !== undefined && seen.get(id)?.conversation !== undefined, `message ${id}`);
-        const s = seen.get(id)!;
-        seen.delete(id);
-        fromAck.message.push(s.message! - r.doneAt);
-        fromAck.conversation.push(s.conversation! - r.doneAt);
-        fromSend.message.push(s.message! - r.sentAt);
-        fromSend.conversation.push(s.conversation! - r.sentAt);
-        posts.push(r.doneAt - r.sentAt);
-        if (s.message! < r.doneAt) messageBeforeAck++;
-      }
-      results.latency.push({
-        idle: n,
-        posts: POSTS,
-        messageFromAck: summarize(fromAck.message),
-        conversationFromAck: summarize(fromAck.conversation),
-        messageFromSend: summarize(fromSend.message),
-        conversationFromSend: summarize(fromSend.conversation),
-        post: summarize(posts),
-        messageBeforeAck,
-        cpuPerWriteMs: { a: ((cpuMs(a.pid) ?? NaN) - cpu0[0]!) / POSTS, b: ((cpuMs(b.pid) ?? NaN) - cpu0[1]!) / POSTS },
-        idleCpuMsPerSecondB,
-      });
+    // Two groups of the same members: the second starts with nothing unread after the first has more.
+    const groups: string[] = [];
+    for (const title of ['Push fan-out 1', 'Push fan-out 2']) {
+      const made = await a.api.post(LIST, o.tokenFor(group[0]!), { type: 'group', title, memberIds: group.slice(1).map((u) => u.id) });
+      if (made.status !== 201) throw new Error(`create group: ${made.status} ${made.text}`);
+      groups.push(made.body.data.id);
     }
+    const [first, second] = groups as [string, string];
 
-    // ---- fan-out: 200 members connected, one post on A at a time -----------------------------------
-    // Per round, each member socket's first message and conversation frame: only a prefix test on
-    // arrival (the load generator's own work would count in "the last socket"); checked after.
-    const round = {
-      message: new Float64Array(FANOUT_MEMBERS),
-      conversation: new Float64Array(FANOUT_MEMBERS),
-      messageFrames: new Array<Buffer | undefined>(FANOUT_MEMBERS),
-      messages: 0,
-      conversations: 0,
-      reset() {
-        this.message.fill(NaN);
-        this.conversation.fill(NaN);
-        this.messageFrames.fill(undefined);
-        this.messages = this.conversations = 0;
-      },
-    };
-    round.reset();
-    const fanoutArrivals = new Arrivals();
-    const onMemberFrame = (i: number, data: Buffer, at: number) => {
-      if (startsWith(data, MESSAGE_PREFIX) && Number.isNaN(round.message[i]!)) {
-        round.message[i] = at;
-        round.messageFrames[i] = data;
-        round.messages++;
-      } else if (startsWith(data, CONVERSATION_PREFIX) && Number.isNaN(round.conversation[i]!)) {
-        round.conversation[i] = at;
-        round.conversations++;
-      } else return;
-      if (round.messages === FANOUT_MEMBERS && round.conversations === FANOUT_MEMBERS) fanoutArrivals.notify();
-    };
-    const fanoutRun = async (layout: string) => {
-      const last = { message: [] as number[], conversation: [] as number[], first: [] as number[], fromSend: [] as number[] };
-      const posts: number[] = [];
-      const cpu0 = [cpuMs(a.pid) ?? NaN, cpuMs(b.pid) ?? NaN];
-      for (let i = 0; i < FANOUT_POSTS; i++) {
-        o.progress.update(`push: fan-out (${layout})`, i, FANOUT_POSTS);
-        round.reset();
-        const r = await a.api.post(`${LIST}/${groupId}/messages`, groupToken, { content: `fan-out ${i}` });
-        if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.text}`);
-        const id: string = r.body.data.id;
-        await fanoutArrivals.until(() => round.messages === FANOUT_MEMBERS && round.conversations === FANOUT_MEMBERS, `fan-out message ${id}`);
-        for (const f of round.messageFrames) {
-          const got = (JSON.parse(String(f)) as { messageId: string }).messageId;
-          if (got !== id) throw new Error(`fan-out: a member got message ${got}, expected ${id}`);
-        }
-        const lastMessage = Math.max(...round.message);
-        last.message.push(lastMessage - r.doneAt);
-        last.conversation.push(Math.max(...round.conversation) - r.doneAt);
-        last.first.push(Math.min(...round.message) - r.doneAt);
-        last.fromSend.push(lastMessage - r.sentAt);
-        posts.push(r.doneAt - r.sentAt);
-      }
-      results.fanout.push({
-        layout,
-        idle: connected,
-        posts: FANOUT_POSTS,
-        lastMessageFromAck: summarize(last.message),
-        lastConversationFromAck: summarize(last.conversation),
-        firstMessageFromAck: summarize(last.first),
-        lastMessageFromSend: summarize(last.fromSend),
-        post: summarize(posts),
-        cpuPerWriteMs: { a: ((cpuMs(a.pid) ?? NaN) - cpu0[0]!) / FANOUT_POSTS, b: ((cpuMs(b.pid) ?? NaN) - cpu0[1]!) / FANOUT_POSTS },
-      });
-    };
-    const report = (done: number) => o.progress.update('push: connecting the group', done, FANOUT_MEMBERS);
-    const onB = await connectAll(b, group, o.tokenFor, onMemberFrame, report);
-    clients.push(...onB.sockets);
-    await fanoutRun(`${FANOUT_MEMBERS} on B`);
-    const half = FANOUT_MEMBERS / 2;
-    for (const s of onB.sockets.slice(half)) s.terminate();
-    const onA = await connectAll(a, group.slice(half), o.tokenFor, (i, data, at) => onMemberFrame(half + i, data, at), report);
-    clients.push(...onA.sockets);
-    results.groupRetries = onB.retries + onA.retries;
-    await sleep(500); // B has seen the closes of the terminated sockets
-    await fanoutRun(`${half} on A, ${half} on B`);
-
-    results.framesOnIdleSockets = framesOnIdle;
+    const results: PushResults = { idle: [], latency: [], fanout: [], framesOnIdleSockets: 0, groupRetries: 0, openFileLimit: limits };
+    const countIdleFrame = () => void results.framesOnIdleSockets++;
+    const latency = await latencyProbe(run, writer, reader, direct.body.data.id);
+    let connected = 0;
+    for (const n of o.idle) {
+      results.idle.push(await idleStep(run, idleUsers.slice(connected, n), connected, countIdleFrame));
+      connected = n;
+      results.latency.push(await latency(n));
+    }
+    // Members who never read: while a member's state (loaded when they connected) is within the 50
+    // messages a conversation's cached state keeps, their unread counts come from memory; past that
+    // the items pushed to them need a count in SQL each. Measured on both sides of that line.
+    const fanout = await fanoutProbe(run, group);
+    const allOnB = `${FANOUT_MEMBERS} on B`;
+    const split = `${FANOUT_MEMBERS / 2} on A, ${FANOUT_MEMBERS / 2} on B`;
+    results.fanout.push(await fanout.measure(allOnB, connected, first));
+    o.progress.update('push: fan-out, more unread', 0);
+    await fanout.advance(first, BEHIND - fanout.posted(first));
+    results.fanout.push(await fanout.measure(allOnB, connected, first));
+    await fanout.moveHalfToA();
+    results.fanout.push(await fanout.measure(split, connected, second));
+    results.fanout.push(await fanout.measure(split, connected, first));
+    results.groupRetries = fanout.retries();
     return { results, md: markdown(results) };
   } finally {
     o.progress.update('push: closing', 0);
@@ -453,42 +260,230 @@ export async function pushBench(o: PushBenchOptions): Promise<{ results: PushRes
   }
 }
 
+/** Connects `users` to B (from `from` connected to `from + users.length`): time, CPU, memory. */
+async function idleStep({ b, o, clients }: Run, users: User[], from: number, onFrame: () => void): Promise<IdleStep> {
+  const to = from + users.length;
+  const before = await memoryOf(b);
+  const label = `push: connecting ${from.toLocaleString('en-US')} → ${to.toLocaleString('en-US')}`;
+  const { sockets, ...connecting } = await connectAll(b, users.map(o.tokenFor), CONNECTING, onFrame, (done) => o.progress.update(label, done, users.length));
+  clients.push(...sockets);
+  await sleep(500); // what the last connections started (member states, journal reads) is done
+  const idleCpu0 = cpuMs(b.pid) ?? NaN;
+  await sleep(IDLE_SECONDS * 1000);
+  const idleCpuMsPerSecond = ((cpuMs(b.pid) ?? NaN) - idleCpu0) / IDLE_SECONDS;
+  const after = await memoryOf(b);
+  const per = (k: keyof Memory) => (after[k] - before[k]) / users.length;
+  return {
+    from,
+    to,
+    connecting,
+    before,
+    after,
+    perConnection: { rss: per('rss'), heapUsed: per('heapUsed'), external: per('external') },
+    idleCpuMsPerSecond,
+    loadGeneratorRss: process.memoryUsage().rss,
+  };
+}
+
+/** The reader on B; each call: POSTS messages by the writer on A, one after the other. */
+async function latencyProbe(run: Run, writer: User, reader: User, conversationId: string): Promise<(idle: number) => Promise<LatencyRun>> {
+  const { a, b, o, clients } = run;
+  const arrivals = new Arrivals(FRAME_TIMEOUT_MS);
+  // First arrival of each frame kind, by message id: a frame may come before the POST's answer.
+  const seen = new Map<string, { message?: number; conversation?: number }>();
+  const { socket } = await connectRetrying(b, o.tokenFor(reader), (data, at) => {
+    const f = JSON.parse(String(data)) as { type: string; messageId?: string; item?: { lastMessage?: { id: string } | null } };
+    const id = f.type === 'message' ? f.messageId : f.type === 'conversation' ? f.item?.lastMessage?.id : undefined;
+    if (id === undefined) return;
+    const s = seen.get(id) ?? {};
+    if (f.type === 'message') s.message ??= at;
+    else s.conversation ??= at;
+    seen.set(id, s);
+    arrivals.notify();
+  });
+  clients.push(socket);
+  const token = o.tokenFor(writer);
+  return async (idle) => {
+    const fromAck = { message: [] as number[], conversation: [] as number[] };
+    const fromSend = { message: [] as number[], conversation: [] as number[] };
+    const posts: number[] = [];
+    let messageBeforeAck = 0;
+    const cpu = await cpuPerWrite(run, POSTS, async () => {
+      for (let i = 0; i < POSTS; i++) {
+        if (i % 20 === 0) o.progress.update(`push: latency with ${idle.toLocaleString('en-US')} idle`, i, POSTS);
+        const r = await a.api.post(`${LIST}/${conversationId}/messages`, token, { content: `push ${idle} ${i}` });
+        if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.text}`);
+        const id: string = r.body.data.id;
+        await arrivals.until(() => seen.get(id)?.message !== undefined && seen.get(id)?.conversation !== undefined, `message ${id}`);
+        const { message, conversation } = seen.get(id) as { message: number; conversation: number };
+        seen.delete(id);
+        fromAck.message.push(message - r.doneAt);
+        fromAck.conversation.push(conversation - r.doneAt);
+        fromSend.message.push(message - r.sentAt);
+        fromSend.conversation.push(conversation - r.sentAt);
+        posts.push(r.doneAt - r.sentAt);
+        if (message < r.doneAt) messageBeforeAck++;
+      }
+    });
+    return {
+      idle,
+      posts: POSTS,
+      messageFromAck: summarize(fromAck.message),
+      conversationFromAck: summarize(fromAck.conversation),
+      messageFromSend: summarize(fromSend.message),
+      conversationFromSend: summarize(fromSend.conversation),
+      post: summarize(posts),
+      messageBeforeAck,
+      cpuPerWriteMs: cpu,
+    };
+  };
+}
+
+/**
+ * Every member of the groups connected to B. `measure` posts FANOUT_POSTS messages on A, one after the
+ * other, each once every member socket has the frames of the one before. On arrival a frame gets only
+ * a prefix test (the load generator's own work would count in "the last socket"); its message id is
+ * checked after.
+ */
+async function fanoutProbe(run: Run, group: User[]) {
+  const { a, b, o, clients } = run;
+  const n = group.length;
+  const round = {
+    message: new Float64Array(n),
+    conversation: new Float64Array(n),
+    frames: [] as Buffer[],
+    messages: 0,
+    conversations: 0,
+    reset() {
+      this.message.fill(NaN);
+      this.conversation.fill(NaN);
+      this.frames = [];
+      this.messages = this.conversations = 0;
+    },
+  };
+  round.reset();
+  const arrivals = new Arrivals(FRAME_TIMEOUT_MS);
+  const onFrame = (i: number, data: Buffer, at: number) => {
+    if (startsWith(data, MESSAGE_PREFIX) && Number.isNaN(round.message[i]!)) {
+      round.message[i] = at;
+      round.messages++;
+    } else if (startsWith(data, CONVERSATION_PREFIX) && Number.isNaN(round.conversation[i]!)) {
+      round.conversation[i] = at;
+      round.conversations++;
+    } else return;
+    round.frames.push(data);
+    if (round.messages === n && round.conversations === n) arrivals.notify();
+  };
+  const tokens = group.map(o.tokenFor);
+  const report = (done: number) => o.progress.update('push: connecting the group', done, n);
+  const onB = await connectAll(b, tokens, CONNECTING, onFrame, report);
+  clients.push(...onB.sockets);
+  let retries = onB.retries;
+  const posted = new Map<string, number>();
+
+  /** One post by the first member on A, once every member has both its frames. */
+  const post = async (conversationId: string) => {
+    round.reset();
+    const count = (posted.get(conversationId) ?? 0) + 1;
+    posted.set(conversationId, count);
+    const r = await a.api.post(`${LIST}/${conversationId}/messages`, tokens[0], { content: `fan-out ${count}` });
+    if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.text}`);
+    const id: string = r.body.data.id;
+    await arrivals.until(() => round.messages === n && round.conversations === n, `fan-out message ${id}`);
+    for (const f of round.frames) {
+      const frame = JSON.parse(String(f)) as { messageId?: string; item?: { lastMessage?: { id: string } } };
+      const got = frame.messageId ?? frame.item?.lastMessage?.id;
+      if (got !== id) throw new Error(`fan-out: a member got a frame of message ${got}, expected ${id}`);
+    }
+    return r;
+  };
+
+  return {
+    retries: () => retries,
+    /** Messages so far in the conversation: as many as its members (who never read) have unread. */
+    posted: (conversationId: string) => posted.get(conversationId) ?? 0,
+    /** `k` posts, not measured. */
+    async advance(conversationId: string, k: number): Promise<void> {
+      for (let i = 0; i < k; i++) await post(conversationId);
+    },
+    /** The second half of the members moves to A: their sockets on B closed, new ones on A. */
+    async moveHalfToA(): Promise<void> {
+      const half = n / 2;
+      for (const s of onB.sockets.slice(half)) s.terminate();
+      const onA = await connectAll(a, tokens.slice(half), CONNECTING, (i, data, at) => onFrame(half + i, data, at), report);
+      clients.push(...onA.sockets);
+      retries += onA.retries;
+      await sleep(500); // B has seen the closes
+    },
+    async measure(layout: string, idle: number, conversationId: string): Promise<FanoutRun> {
+      const last = { message: [] as number[], conversation: [] as number[], first: [] as number[], fromSend: [] as number[] };
+      const posts: number[] = [];
+      const unreadFrom = (posted.get(conversationId) ?? 0) + 1;
+      const cpu = await cpuPerWrite(run, FANOUT_POSTS, async () => {
+        for (let i = 0; i < FANOUT_POSTS; i++) {
+          o.progress.update(`push: fan-out (${layout})`, i, FANOUT_POSTS);
+          const r = await post(conversationId);
+          const lastMessage = Math.max(...round.message);
+          last.message.push(lastMessage - r.doneAt);
+          last.conversation.push(Math.max(...round.conversation) - r.doneAt);
+          last.first.push(Math.min(...round.message) - r.doneAt);
+          last.fromSend.push(lastMessage - r.sentAt);
+          posts.push(r.doneAt - r.sentAt);
+        }
+      });
+      return {
+        layout,
+        idle,
+        posts: FANOUT_POSTS,
+        unread: [unreadFrom, unreadFrom + FANOUT_POSTS - 1],
+        lastMessageFromAck: summarize(last.message),
+        lastConversationFromAck: summarize(last.conversation),
+        firstMessageFromAck: summarize(last.first),
+        lastMessageFromSend: summarize(last.fromSend),
+        post: summarize(posts),
+        cpuPerWriteMs: cpu,
+      };
+    },
+  };
+}
+
 function markdown(r: PushResults): string[] {
-  const ms = (x: number) => round(x);
   const kb = (x: number) => round(x / 1024);
   const mb = (x: number) => round(x / 1048576);
-  const pair = (s: Summary) => `${ms(s.p50)} / ${ms(s.p99)}`;
+  const pair = (s: Summary) => `${round(s.p50)} / ${round(s.p99)}`;
+  const count = (x: number) => x.toLocaleString('en-US');
+  const cpu = (c: CpuPerWrite) => `${round(c.a)} / ${round(c.b)} / ${round(c.postgres)}`;
   return [
-    '### 6. Live updates: GET /api/v1/stream, a write on A, the sockets on B (two gateway processes, one PostgreSQL, one Redis; this process is the client)',
-    `Idle connections on B (one user each, each in one direct conversation; opened ${CONNECTING} at a time; memory after a full GC in B):`,
+    '### 6. Live updates: GET /api/v1/stream, writes on A, sockets on B (two gateway processes, one PostgreSQL, one Redis; this process is the client)',
+    `Idle connections on B (one user each, each in one direct conversation; ${CONNECTING} upgrades in flight; memory after a full GC in B):`,
     '',
-    '| connections | time (s) | connections/s | connect → ready p50 / p99 (ms) | retried (1001 before ready) | B CPU ms per connection | B RSS before → after (MB) | B heap before → after (MB) | per connection: RSS / heap / external (KB) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| connections | time (s) | connections/s | open → ready p50 / p99 (ms) | retried (1001 before ready) | B CPU ms per connection | B RSS before → after (MB) | B heap before → after (MB) | per connection: RSS / heap / external (KB) | B CPU ms/s, idle, after | load generator RSS (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.idle.map(
       (x) =>
-        `| ${x.from.toLocaleString('en-US')} → ${x.to.toLocaleString('en-US')} | ${round(x.connecting.seconds)} | ${Math.round(x.connecting.perSecond)} | ${pair(x.connecting.latency)} | ${x.connecting.retries} | ${round(x.connecting.cpuMs)} | ${mb(x.before.rss)} → ${mb(x.after.rss)} | ${mb(x.before.heapUsed)} → ${mb(x.after.heapUsed)} | ${kb(x.perConnection.rss)} / ${kb(x.perConnection.heapUsed)} / ${kb(x.perConnection.external)} |`,
+        `| ${count(x.from)} → ${count(x.to)} | ${round(x.connecting.seconds)} | ${Math.round(x.connecting.perSecond)} | ${pair(x.connecting.latency)} | ${x.connecting.retries} | ${round(x.connecting.cpuMs)} | ${mb(x.before.rss)} → ${mb(x.after.rss)} | ${mb(x.before.heapUsed)} → ${mb(x.after.heapUsed)} | ${kb(x.perConnection.rss)} / ${kb(x.perConnection.heapUsed)} / ${kb(x.perConnection.external)} | ${round(x.idleCpuMsPerSecond)} | ${mb(x.loadGeneratorRss)} |`,
     ),
     '',
-    `Push latency: one direct conversation, the reader on B, ${POSTS} sequential POST messages on A, each waiting for both frames (ms; p50 / p99):`,
+    `Push latency: one direct conversation, the reader on B, ${POSTS} sequential POST messages on A, each once both frames of the one before came (ms; p50 / p99):`,
     '',
-    '| idle on B | `message` frame after the 2xx | `conversation` frame after the 2xx | `message` after the POST was sent | `conversation` after sent | POST (2xx) | frames before the 2xx was read | CPU ms per write: A / B | B idle CPU ms/s |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| idle on B | `message` frame after the 2xx | `conversation` frame after the 2xx | `message` after the POST was sent | `conversation` after sent | POST (2xx) | frames read before the 2xx | CPU ms per write: A / B / PostgreSQL |',
+    '|---|---|---|---|---|---|---|---|',
     ...r.latency.map(
       (x) =>
-        `| ${x.idle.toLocaleString('en-US')} | **${pair(x.messageFromAck)}** | ${pair(x.conversationFromAck)} | ${pair(x.messageFromSend)} | ${pair(x.conversationFromSend)} | ${pair(x.post)} | ${x.messageBeforeAck}/${x.posts} | ${round(x.cpuPerWriteMs.a)} / ${round(x.cpuPerWriteMs.b)} | ${round(x.idleCpuMsPerSecondB)} |`,
+        `| ${count(x.idle)} | **${pair(x.messageFromAck)}** | ${pair(x.conversationFromAck)} | ${pair(x.messageFromSend)} | ${pair(x.conversationFromSend)} | ${pair(x.post)} | ${x.messageBeforeAck}/${x.posts} | ${cpu(x.cpuPerWriteMs)} |`,
     ),
     '',
-    `Fan-out: a ${FANOUT_MEMBERS}-member group, every member connected, ${FANOUT_POSTS} sequential posts on A (ms after the 2xx; p50 / p99):`,
+    `Fan-out: a ${FANOUT_MEMBERS}-member group, every member connected, ${FANOUT_POSTS} sequential posts on A by one member (ms after the 2xx; p50 / p99). Members never read: their unread count grows with each post (two groups of the same members, so that one starts at 0 after the other passed ${BEHIND}):`,
     '',
-    '| members connected | idle on B | last socket with the `message` | last with the `conversation` | first with the `message` | last `message` after the POST was sent | POST (2xx) | CPU ms per write: A / B |',
-    '|---|---|---|---|---|---|---|---|',
+    '| members connected | idle on B | members’ unread count | last socket with the `message` | last with the `conversation` | first with the `message` | last `message` after the POST was sent | POST (2xx) | CPU ms per write: A / B / PostgreSQL |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...r.fanout.map(
       (x) =>
-        `| ${x.layout} | ${x.idle.toLocaleString('en-US')} | **${pair(x.lastMessageFromAck)}** | ${pair(x.lastConversationFromAck)} | ${pair(x.firstMessageFromAck)} | ${pair(x.lastMessageFromSend)} | ${pair(x.post)} | ${round(x.cpuPerWriteMs.a)} / ${round(x.cpuPerWriteMs.b)} |`,
+        `| ${x.layout} | ${count(x.idle)} | ${x.unread[0]}–${x.unread[1]} | **${pair(x.lastMessageFromAck)}** | ${pair(x.lastConversationFromAck)} | ${pair(x.firstMessageFromAck)} | ${pair(x.lastMessageFromSend)} | ${pair(x.post)} | ${cpu(x.cpuPerWriteMs)} |`,
     ),
     '',
-    `Times are this process's clock at the 'message' event of its socket and at the end of the POST's body: a negative value is a frame this process read before the 2xx. The client shares the 2 cores with both gateways, Redis and PostgreSQL. Frames on idle sockets: ${r.framesOnIdleSockets} (expected 0). Group members' connections retried: ${r.groupRetries}. Open-file limit: ${r.openFileLimit.loadGenerator} here, ${r.openFileLimit.b} in B (Node cannot raise its own; \`ulimit -n\` before the run). CPU from /proc (10 ms ticks).`,
-    'Reproduce: `npm run bench -- --only push` (`--push-idle 1000,10000` for the steps).',
+    `Times: this process's clock in its socket's 'message' handler and at the end of the POST's body (a negative value is a frame read before the 2xx). The client shares the 2 cores with both gateways, Redis and PostgreSQL. Frames on idle sockets: ${r.framesOnIdleSockets} (expected 0). Group members' connections retried: ${r.groupRetries}. Open-file limit: ${r.openFileLimit.loadGenerator} here, ${r.openFileLimit.b} in B (Node cannot raise its own: \`ulimit -n\` before the run). CPU from /proc (10 ms ticks).`,
+    'Reproduce: `npm run bench -- --only push` (steps of idle connections: `--push-idle 1000,10000`).',
     '',
   ];
 }
