@@ -48,6 +48,8 @@ const CONNECTING = 16;
 const FRAME_TIMEOUT_MS = 10_000;
 /** How long B's CPU is watched with only the idle sockets connected. */
 const IDLE_SECONDS = 3;
+/** How long B's coherence is watched after the mass disconnect (longer than a lease, 2 s). */
+const DISCONNECT_WATCH_MS = 3000;
 const MESSAGE_PREFIX = Buffer.from('{"type":"message"');
 const CONVERSATION_PREFIX = Buffer.from('{"type":"conversation"');
 
@@ -178,6 +180,19 @@ export interface PushResults {
   /** Group members' connections retried after a 1001 before `ready`. */
   groupRetries: number;
   openFileLimit: { loadGenerator: number; b: number };
+  disconnect?: MassDisconnect;
+}
+
+export interface MassDisconnect {
+  sockets: number;
+  /** This process's time to terminate them all. */
+  terminateMs: number;
+  /** From the first terminate to B's answer to GET /health (sent after the last). */
+  healthAnsweredMs: number;
+  /** Whether B's cache stopped being coherent (its lease lapsed) in the seconds after. */
+  incoherent: boolean;
+  /** B's CPU over those seconds, per socket closed. */
+  cpuMsPerSocket: number;
 }
 
 /** The two instances, the tokens, and every socket opened (closed at the end). */
@@ -187,6 +202,8 @@ interface Run {
   db: Db;
   o: PushBenchOptions;
   clients: WebSocket[];
+  /** The idle ones among them. */
+  idleSockets: WebSocket[];
 }
 
 export async function pushBench(o: PushBenchOptions): Promise<{ results: PushResults; md: string[] }> {
@@ -215,7 +232,7 @@ export async function pushBench(o: PushBenchOptions): Promise<{ results: PushRes
     for (let i = 0; i < 2; i++) started.push(await o.startInstance(env, ['--expose-gc']));
     const [a, b] = started as [GatewayProcess, GatewayProcess];
     limits.b = openFileLimit(b.pid!);
-    const run: Run = { a, b, db: database.db, o, clients };
+    const run: Run = { a, b, db: database.db, o, clients, idleSockets: [] };
 
     const direct = await a.api.post(LIST, o.tokenFor(writer), { type: 'direct', memberIds: [reader.id] });
     if (direct.status !== 201) throw new Error(`create direct: ${direct.status} ${direct.text}`);
@@ -251,6 +268,7 @@ export async function pushBench(o: PushBenchOptions): Promise<{ results: PushRes
     results.fanout.push(await fanout.measure(split, connected, second));
     results.fanout.push(await fanout.measure(split, connected, first));
     results.groupRetries = fanout.retries();
+    results.disconnect = await massDisconnect(run);
     return { results, md: markdown(results) };
   } finally {
     o.progress.update('push: closing', 0);
@@ -261,12 +279,13 @@ export async function pushBench(o: PushBenchOptions): Promise<{ results: PushRes
 }
 
 /** Connects `users` to B (from `from` connected to `from + users.length`): time, CPU, memory. */
-async function idleStep({ b, o, clients }: Run, users: User[], from: number, onFrame: () => void): Promise<IdleStep> {
+async function idleStep({ b, o, clients, idleSockets }: Run, users: User[], from: number, onFrame: () => void): Promise<IdleStep> {
   const to = from + users.length;
   const before = await memoryOf(b);
   const label = `push: connecting ${from.toLocaleString('en-US')} → ${to.toLocaleString('en-US')}`;
   const { sockets, ...connecting } = await connectAll(b, users.map(o.tokenFor), CONNECTING, onFrame, (done) => o.progress.update(label, done, users.length));
   clients.push(...sockets);
+  idleSockets.push(...sockets);
   await sleep(500); // what the last connections started (member states, journal reads) is done
   const idleCpu0 = cpuMs(b.pid) ?? NaN;
   await sleep(IDLE_SECONDS * 1000);
@@ -447,6 +466,26 @@ async function fanoutProbe(run: Run, group: User[]) {
   };
 }
 
+/**
+ * Every idle socket closed at once (a network blip, a proxy restarted): how long B's event loop is
+ * busy with the closes (its answer to GET /health), and whether its lease lapsed meanwhile.
+ */
+async function massDisconnect({ b, o, idleSockets }: Run): Promise<MassDisconnect> {
+  o.progress.update(`push: ${idleSockets.length.toLocaleString('en-US')} sockets closed at once`, 0);
+  const cpu0 = cpuMs(b.pid) ?? NaN;
+  const t0 = performance.now();
+  for (const s of idleSockets) s.terminate();
+  const terminateMs = performance.now() - t0;
+  const health = await b.api.get('/health');
+  if (health.status !== 200) throw new Error(`B's /health after the disconnect: ${health.status}`);
+  const healthAnsweredMs = health.doneAt - t0;
+  let incoherent = false;
+  for (const end = performance.now() + DISCONNECT_WATCH_MS; performance.now() < end; await sleep(100)) {
+    if ((await b.stats())?.coherent === false) incoherent = true;
+  }
+  return { sockets: idleSockets.length, terminateMs, healthAnsweredMs, incoherent, cpuMsPerSocket: ((cpuMs(b.pid) ?? NaN) - cpu0) / idleSockets.length };
+}
+
 function markdown(r: PushResults): string[] {
   const kb = (x: number) => round(x / 1024);
   const mb = (x: number) => round(x / 1048576);
@@ -482,6 +521,12 @@ function markdown(r: PushResults): string[] {
         `| ${x.layout} | ${count(x.idle)} | ${x.unread[0]}–${x.unread[1]} | **${pair(x.lastMessageFromAck)}** | ${pair(x.lastConversationFromAck)} | ${pair(x.firstMessageFromAck)} | ${pair(x.lastMessageFromSend)} | ${pair(x.post)} | ${cpu(x.cpuPerWriteMs)} |`,
     ),
     '',
+    ...(r.disconnect
+      ? [
+          `Mass disconnect: ${count(r.disconnect.sockets)} idle sockets terminated at once (${round(r.disconnect.terminateMs)} ms here): B answered GET /health ${round(r.disconnect.healthAnsweredMs)} ms after the first; its lease ${r.disconnect.incoherent ? '**lapsed** (memory not served, clients told to resync)' : 'held'}; B CPU ${round(r.disconnect.cpuMsPerSocket)} ms per socket closed.`,
+          '',
+        ]
+      : []),
     `Times: this process's clock in its socket's 'message' handler and at the end of the POST's body (a negative value is a frame read before the 2xx). The client shares the 2 cores with both gateways, Redis and PostgreSQL. Frames on idle sockets: ${r.framesOnIdleSockets} (expected 0). Group members' connections retried: ${r.groupRetries}. Open-file limit: ${r.openFileLimit.loadGenerator} here, ${r.openFileLimit.b} in B (Node cannot raise its own: \`ulimit -n\` before the run). CPU from /proc (10 ms ticks).`,
     'Reproduce: `npm run bench -- --only push` (steps of idle connections: `--push-idle 1000,10000`).',
     '',
