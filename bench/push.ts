@@ -20,7 +20,7 @@ import type { RedisServer } from '../support/redis.js';
 import { createBenchDatabase } from './lib/pg.js';
 import type { Progress } from './lib/progress.js';
 import { cpuMs, round, summarize, type Summary } from './lib/stats.js';
-import { Arrivals, connectAll, connectRetrying, type Connected } from './lib/stream-client.js';
+import { Arrivals, connectAll, connectRetrying, untilCoherent, watchCoherence, type Connected } from './lib/stream-client.js';
 
 export interface PushBenchOptions {
   redis: RedisServer;
@@ -45,7 +45,13 @@ const FANOUT_POSTS = 30;
 const BEHIND = 60;
 /** Upgrades in flight at once: gentle on a 2-core machine that also runs both gateways. */
 const CONNECTING = 16;
+/** Longer than a write's frames can be held without its settlement (lease + ack timeout + Redis timeout). */
 const FRAME_TIMEOUT_MS = 10_000;
+/** Writes whose frames may be missed in one run (after a resync, say) before the run is given up. */
+const MAX_MISSED = 3;
+/** How long instances may take to be coherent again before a measurement starts. */
+const COHERENT_TIMEOUT_MS = 15_000;
+const RESYNC_PREFIX = Buffer.from('{"type":"resync"');
 /** How long B's CPU is watched with only the idle sockets connected. */
 const IDLE_SECONDS = 3;
 /** How long B's coherence is watched after the mass disconnect (longer than a lease, 2 s). */
@@ -142,6 +148,8 @@ export interface IdleStep {
   /** B's CPU with only the idle sockets there (heartbeats, lease renewals). */
   idleCpuMsPerSecond: number;
   loadGeneratorRss: number;
+  /** Whether A's or B's cache stopped being coherent (a lapsed lease) while the sockets connected. */
+  leaseLapsed: { a: boolean; b: boolean };
 }
 
 export interface LatencyRun {
@@ -154,6 +162,10 @@ export interface LatencyRun {
   post: Summary;
   /** Message frames this process read before the POST's answer. */
   messageBeforeAck: number;
+  /** Writes whose frames did not all come within FRAME_TIMEOUT_MS (left out of the figures). */
+  missed: number;
+  /** Resync frames the reader got ("reload the list"). */
+  resyncs: number;
   cpuPerWriteMs: CpuPerWrite;
 }
 
@@ -163,6 +175,10 @@ export interface FanoutRun {
   posts: number;
   /** The members' unread count in the conversation over the run: from the first post to the last. */
   unread: [number, number];
+  /** Writes whose frames did not reach every member within FRAME_TIMEOUT_MS (left out of the figures). */
+  missed: number;
+  /** Resync frames the members got. */
+  resyncs: number;
   lastMessageFromAck: Summary;
   lastConversationFromAck: Summary;
   firstMessageFromAck: Summary;
@@ -279,14 +295,17 @@ export async function pushBench(o: PushBenchOptions): Promise<{ results: PushRes
 }
 
 /** Connects `users` to B (from `from` connected to `from + users.length`): time, CPU, memory. */
-async function idleStep({ b, o, clients, idleSockets }: Run, users: User[], from: number, onFrame: () => void): Promise<IdleStep> {
+async function idleStep({ a, b, o, clients, idleSockets }: Run, users: User[], from: number, onFrame: () => void): Promise<IdleStep> {
   const to = from + users.length;
   const before = await memoryOf(b);
   const label = `push: connecting ${from.toLocaleString('en-US')} → ${to.toLocaleString('en-US')}`;
+  const watch = watchCoherence([a, b]);
   const { sockets, ...connecting } = await connectAll(b, users.map(o.tokenFor), CONNECTING, onFrame, (done) => o.progress.update(label, done, users.length));
   clients.push(...sockets);
   idleSockets.push(...sockets);
   await sleep(500); // what the last connections started (member states, journal reads) is done
+  const [lapsedA, lapsedB] = await watch.stop();
+  await untilCoherent([a, b], COHERENT_TIMEOUT_MS);
   const idleCpu0 = cpuMs(b.pid) ?? NaN;
   await sleep(IDLE_SECONDS * 1000);
   const idleCpuMsPerSecond = ((cpuMs(b.pid) ?? NaN) - idleCpu0) / IDLE_SECONDS;
@@ -301,6 +320,7 @@ async function idleStep({ b, o, clients, idleSockets }: Run, users: User[], from
     perConnection: { rss: per('rss'), heapUsed: per('heapUsed'), external: per('external') },
     idleCpuMsPerSecond,
     loadGeneratorRss: process.memoryUsage().rss,
+    leaseLapsed: { a: lapsedA!, b: lapsedB! },
   };
 }
 
@@ -310,8 +330,10 @@ async function latencyProbe(run: Run, writer: User, reader: User, conversationId
   const arrivals = new Arrivals(FRAME_TIMEOUT_MS);
   // First arrival of each frame kind, by message id: a frame may come before the POST's answer.
   const seen = new Map<string, { message?: number; conversation?: number }>();
+  let resyncs = 0;
   const { socket } = await connectRetrying(b, o.tokenFor(reader), (data, at) => {
     const f = JSON.parse(String(data)) as { type: string; messageId?: string; item?: { lastMessage?: { id: string } | null } };
+    if (f.type === 'resync') resyncs++;
     const id = f.type === 'message' ? f.messageId : f.type === 'conversation' ? f.item?.lastMessage?.id : undefined;
     if (id === undefined) return;
     const s = seen.get(id) ?? {};
@@ -327,15 +349,22 @@ async function latencyProbe(run: Run, writer: User, reader: User, conversationId
     const fromSend = { message: [] as number[], conversation: [] as number[] };
     const posts: number[] = [];
     let messageBeforeAck = 0;
+    let missed = 0;
+    const resyncs0 = resyncs;
+    await untilCoherent([a, b], COHERENT_TIMEOUT_MS);
     const cpu = await cpuPerWrite(run, POSTS, async () => {
       for (let i = 0; i < POSTS; i++) {
         if (i % 20 === 0) o.progress.update(`push: latency with ${idle.toLocaleString('en-US')} idle`, i, POSTS);
         const r = await a.api.post(`${LIST}/${conversationId}/messages`, token, { content: `push ${idle} ${i}` });
         if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.text}`);
         const id: string = r.body.data.id;
-        await arrivals.until(() => seen.get(id)?.message !== undefined && seen.get(id)?.conversation !== undefined, `message ${id}`);
-        const { message, conversation } = seen.get(id) as { message: number; conversation: number };
+        const came = await arrivals.until(() => seen.get(id)?.message !== undefined && seen.get(id)?.conversation !== undefined);
+        const { message, conversation } = seen.get(id) ?? {};
         seen.delete(id);
+        if (!came || message === undefined || conversation === undefined) {
+          if (++missed > MAX_MISSED) throw new Error(`latency: the frames of ${missed} writes did not come within ${FRAME_TIMEOUT_MS} ms`);
+          continue;
+        }
         fromAck.message.push(message - r.doneAt);
         fromAck.conversation.push(conversation - r.doneAt);
         fromSend.message.push(message - r.sentAt);
@@ -353,6 +382,8 @@ async function latencyProbe(run: Run, writer: User, reader: User, conversationId
       conversationFromSend: summarize(fromSend.conversation),
       post: summarize(posts),
       messageBeforeAck,
+      missed,
+      resyncs: resyncs - resyncs0,
       cpuPerWriteMs: cpu,
     };
   };
@@ -373,6 +404,7 @@ async function fanoutProbe(run: Run, group: User[]) {
     frames: [] as Buffer[],
     messages: 0,
     conversations: 0,
+    resyncs: 0,
     reset() {
       this.message.fill(NaN);
       this.conversation.fill(NaN);
@@ -389,7 +421,10 @@ async function fanoutProbe(run: Run, group: User[]) {
     } else if (startsWith(data, CONVERSATION_PREFIX) && Number.isNaN(round.conversation[i]!)) {
       round.conversation[i] = at;
       round.conversations++;
-    } else return;
+    } else {
+      if (startsWith(data, RESYNC_PREFIX)) round.resyncs++;
+      return;
+    }
     round.frames.push(data);
     if (round.messages === n && round.conversations === n) arrivals.notify();
   };
@@ -400,7 +435,7 @@ async function fanoutProbe(run: Run, group: User[]) {
   let retries = onB.retries;
   const posted = new Map<string, number>();
 
-  /** One post by the first member on A, once every member has both its frames. */
+  /** One post by the first member on A, and whether every member got both its frames in time. */
   const post = async (conversationId: string) => {
     round.reset();
     const count = (posted.get(conversationId) ?? 0) + 1;
@@ -408,13 +443,13 @@ async function fanoutProbe(run: Run, group: User[]) {
     const r = await a.api.post(`${LIST}/${conversationId}/messages`, tokens[0], { content: `fan-out ${count}` });
     if (r.status !== 201) throw new Error(`POST message: ${r.status} ${r.text}`);
     const id: string = r.body.data.id;
-    await arrivals.until(() => round.messages === n && round.conversations === n, `fan-out message ${id}`);
-    for (const f of round.frames) {
+    const complete = await arrivals.until(() => round.messages === n && round.conversations === n);
+    // A frame of another write (one whose frames came late) takes the place of this one's: not counted.
+    const ours = round.frames.every((f) => {
       const frame = JSON.parse(String(f)) as { messageId?: string; item?: { lastMessage?: { id: string } } };
-      const got = frame.messageId ?? frame.item?.lastMessage?.id;
-      if (got !== id) throw new Error(`fan-out: a member got a frame of message ${got}, expected ${id}`);
-    }
-    return r;
+      return (frame.messageId ?? frame.item?.lastMessage?.id) === id;
+    });
+    return { r, came: complete && ours };
   };
 
   return {
@@ -438,10 +473,17 @@ async function fanoutProbe(run: Run, group: User[]) {
       const last = { message: [] as number[], conversation: [] as number[], first: [] as number[], fromSend: [] as number[] };
       const posts: number[] = [];
       const unreadFrom = (posted.get(conversationId) ?? 0) + 1;
+      let missed = 0;
+      const resyncs0 = round.resyncs;
+      await untilCoherent([a, b], COHERENT_TIMEOUT_MS);
       const cpu = await cpuPerWrite(run, FANOUT_POSTS, async () => {
         for (let i = 0; i < FANOUT_POSTS; i++) {
           o.progress.update(`push: fan-out (${layout})`, i, FANOUT_POSTS);
-          const r = await post(conversationId);
+          const { r, came } = await post(conversationId);
+          if (!came) {
+            if (++missed > MAX_MISSED) throw new Error(`fan-out: the frames of ${missed} writes did not reach every member within ${FRAME_TIMEOUT_MS} ms`);
+            continue;
+          }
           const lastMessage = Math.max(...round.message);
           last.message.push(lastMessage - r.doneAt);
           last.conversation.push(Math.max(...round.conversation) - r.doneAt);
@@ -455,6 +497,8 @@ async function fanoutProbe(run: Run, group: User[]) {
         idle,
         posts: FANOUT_POSTS,
         unread: [unreadFrom, unreadFrom + FANOUT_POSTS - 1],
+        missed,
+        resyncs: round.resyncs - resyncs0,
         lastMessageFromAck: summarize(last.message),
         lastConversationFromAck: summarize(last.conversation),
         firstMessageFromAck: summarize(last.first),
@@ -479,11 +523,10 @@ async function massDisconnect({ b, o, idleSockets }: Run): Promise<MassDisconnec
   const health = await b.api.get('/health');
   if (health.status !== 200) throw new Error(`B's /health after the disconnect: ${health.status}`);
   const healthAnsweredMs = health.doneAt - t0;
-  let incoherent = false;
-  for (const end = performance.now() + DISCONNECT_WATCH_MS; performance.now() < end; await sleep(100)) {
-    if ((await b.stats())?.coherent === false) incoherent = true;
-  }
-  return { sockets: idleSockets.length, terminateMs, healthAnsweredMs, incoherent, cpuMsPerSocket: ((cpuMs(b.pid) ?? NaN) - cpu0) / idleSockets.length };
+  const watch = watchCoherence([b]);
+  await sleep(DISCONNECT_WATCH_MS);
+  const [incoherent] = await watch.stop();
+  return { sockets: idleSockets.length, terminateMs, healthAnsweredMs, incoherent: incoherent!, cpuMsPerSocket: ((cpuMs(b.pid) ?? NaN) - cpu0) / idleSockets.length };
 }
 
 function markdown(r: PushResults): string[] {
@@ -491,34 +534,35 @@ function markdown(r: PushResults): string[] {
   const mb = (x: number) => round(x / 1048576);
   const pair = (s: Summary) => `${round(s.p50)} / ${round(s.p99)}`;
   const count = (x: number) => x.toLocaleString('en-US');
+  const lapsed = (l: { a: boolean; b: boolean }) => (l.a || l.b ? `**${[l.a ? 'A' : '', l.b ? 'B' : ''].filter(Boolean).join(', ')}**` : 'no');
   const cpu = (c: CpuPerWrite) => `${round(c.a)} / ${round(c.b)} / ${round(c.postgres)}`;
   return [
     '### 6. Live updates: GET /api/v1/stream, writes on A, sockets on B (two gateway processes, one PostgreSQL, one Redis; this process is the client)',
     `Idle connections on B (one user each, each in one direct conversation; ${CONNECTING} upgrades in flight; memory after a full GC in B):`,
     '',
-    '| connections | time (s) | connections/s | open → ready p50 / p99 (ms) | retried (1001 before ready) | B CPU ms per connection | B RSS before → after (MB) | B heap before → after (MB) | per connection: RSS / heap / external (KB) | B CPU ms/s, idle, after | load generator RSS (MB) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| connections | lease lapsed while connecting | time (s) | connections/s | open → ready p50 / p99 (ms) | retried (1001 before ready) | B CPU ms per connection | B RSS before → after (MB) | B heap before → after (MB) | per connection: RSS / heap / external (KB) | B CPU ms/s, idle, after | load generator RSS (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.idle.map(
       (x) =>
-        `| ${count(x.from)} → ${count(x.to)} | ${round(x.connecting.seconds)} | ${Math.round(x.connecting.perSecond)} | ${pair(x.connecting.latency)} | ${x.connecting.retries} | ${round(x.connecting.cpuMs)} | ${mb(x.before.rss)} → ${mb(x.after.rss)} | ${mb(x.before.heapUsed)} → ${mb(x.after.heapUsed)} | ${kb(x.perConnection.rss)} / ${kb(x.perConnection.heapUsed)} / ${kb(x.perConnection.external)} | ${round(x.idleCpuMsPerSecond)} | ${mb(x.loadGeneratorRss)} |`,
+        `| ${count(x.from)} → ${count(x.to)} | ${lapsed(x.leaseLapsed)} | ${round(x.connecting.seconds)} | ${Math.round(x.connecting.perSecond)} | ${pair(x.connecting.latency)} | ${x.connecting.retries} | ${round(x.connecting.cpuMs)} | ${mb(x.before.rss)} → ${mb(x.after.rss)} | ${mb(x.before.heapUsed)} → ${mb(x.after.heapUsed)} | ${kb(x.perConnection.rss)} / ${kb(x.perConnection.heapUsed)} / ${kb(x.perConnection.external)} | ${round(x.idleCpuMsPerSecond)} | ${mb(x.loadGeneratorRss)} |`,
     ),
     '',
     `Push latency: one direct conversation, the reader on B, ${POSTS} sequential POST messages on A, each once both frames of the one before came (ms; p50 / p99):`,
     '',
-    '| idle on B | `message` frame after the 2xx | `conversation` frame after the 2xx | `message` after the POST was sent | `conversation` after sent | POST (2xx) | frames read before the 2xx | CPU ms per write: A / B / PostgreSQL |',
-    '|---|---|---|---|---|---|---|---|',
+    '| idle on B | `message` frame after the 2xx | `conversation` frame after the 2xx | `message` after the POST was sent | `conversation` after sent | POST (2xx) | frames read before the 2xx | writes missed / resync frames | CPU ms per write: A / B / PostgreSQL |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...r.latency.map(
       (x) =>
-        `| ${count(x.idle)} | **${pair(x.messageFromAck)}** | ${pair(x.conversationFromAck)} | ${pair(x.messageFromSend)} | ${pair(x.conversationFromSend)} | ${pair(x.post)} | ${x.messageBeforeAck}/${x.posts} | ${cpu(x.cpuPerWriteMs)} |`,
+        `| ${count(x.idle)} | **${pair(x.messageFromAck)}** | ${pair(x.conversationFromAck)} | ${pair(x.messageFromSend)} | ${pair(x.conversationFromSend)} | ${pair(x.post)} | ${x.messageBeforeAck}/${x.posts} | ${x.missed} / ${x.resyncs} | ${cpu(x.cpuPerWriteMs)} |`,
     ),
     '',
     `Fan-out: a ${FANOUT_MEMBERS}-member group, every member connected, ${FANOUT_POSTS} sequential posts on A by one member (ms after the 2xx; p50 / p99). Members never read: their unread count grows with each post (two groups of the same members, so that one starts at 0 after the other passed ${BEHIND}):`,
     '',
-    '| members connected | idle on B | members’ unread count | last socket with the `message` | last with the `conversation` | first with the `message` | last `message` after the POST was sent | POST (2xx) | CPU ms per write: A / B / PostgreSQL |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| members connected | idle on B | members’ unread count | last socket with the `message` | last with the `conversation` | first with the `message` | last `message` after the POST was sent | POST (2xx) | writes missed / resync frames | CPU ms per write: A / B / PostgreSQL |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...r.fanout.map(
       (x) =>
-        `| ${x.layout} | ${count(x.idle)} | ${x.unread[0]}–${x.unread[1]} | **${pair(x.lastMessageFromAck)}** | ${pair(x.lastConversationFromAck)} | ${pair(x.firstMessageFromAck)} | ${pair(x.lastMessageFromSend)} | ${pair(x.post)} | ${cpu(x.cpuPerWriteMs)} |`,
+        `| ${x.layout} | ${count(x.idle)} | ${x.unread[0]}–${x.unread[1]} | **${pair(x.lastMessageFromAck)}** | ${pair(x.lastConversationFromAck)} | ${pair(x.firstMessageFromAck)} | ${pair(x.lastMessageFromSend)} | ${pair(x.post)} | ${x.missed} / ${x.resyncs} | ${cpu(x.cpuPerWriteMs)} |`,
     ),
     '',
     ...(r.disconnect

@@ -109,7 +109,10 @@ export async function connectAll(
   };
 }
 
-/** A wait on frames: `until(done)` checks `done` after every `notify()` (a frame handler calls it). */
+/**
+ * A wait on frames: `until(done)` checks `done` after every `notify()` (a frame handler calls it), and
+ * resolves false when the time is up first.
+ */
 export class Arrivals {
   private wake: (() => void) | undefined;
 
@@ -119,11 +122,11 @@ export class Arrivals {
     this.wake?.();
   }
 
-  async until(done: () => boolean, what: string): Promise<void> {
+  async until(done: () => boolean): Promise<boolean> {
     const deadline = performance.now() + this.timeoutMs;
     while (!done()) {
       const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`${what}: not every frame came within ${this.timeoutMs} ms`);
+      if (left <= 0) return false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.wake = () => {
@@ -133,5 +136,40 @@ export class Arrivals {
       });
       this.wake = undefined;
     }
+    return true;
+  }
+}
+
+/**
+ * Watches instances' cache coherence (`coherent` of their stats, asked every 100 ms) until stopped:
+ * which of them stopped being coherent (a lapsed lease) meanwhile.
+ */
+export function watchCoherence(insts: readonly GatewayProcess[]): { stop(): Promise<boolean[]> } {
+  const lost = insts.map(() => false);
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const stats = await Promise.all(insts.map((i) => i.stats()));
+      stats.forEach((st, k) => (lost[k] ||= st?.coherent === false));
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return lost;
+    },
+  };
+}
+
+/** Until every instance's cache is coherent again (its lease held), at most `timeoutMs`. */
+export async function untilCoherent(insts: readonly GatewayProcess[], timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const stats = await Promise.all(insts.map((i) => i.stats()));
+    if (stats.every((st) => st?.coherent !== false)) return;
+    if (performance.now() > deadline) throw new Error(`an instance's cache is still not coherent after ${timeoutMs} ms`);
+    await sleep(100);
   }
 }
