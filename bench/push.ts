@@ -205,7 +205,7 @@ export interface MassDisconnect {
   terminateMs: number;
   /** From the first terminate to B's answer to GET /health (sent after the last). */
   healthAnsweredMs: number;
-  /** Whether B's cache stopped being coherent (its lease lapsed) in the seconds after. */
+  /** Whether B's cache stopped being coherent (its lease lapsed) meanwhile or in the seconds after. */
   incoherent: boolean;
   /** B's CPU over those seconds, per socket closed. */
   cpuMsPerSocket: number;
@@ -516,6 +516,8 @@ async function fanoutProbe(run: Run, group: User[]) {
  */
 async function massDisconnect({ b, o, idleSockets }: Run): Promise<MassDisconnect> {
   o.progress.update(`push: ${idleSockets.length.toLocaleString('en-US')} sockets closed at once`, 0);
+  const watch = watchCoherence([b]);
+  await sleep(200); // the watch has B's counters from before
   const cpu0 = cpuMs(b.pid) ?? NaN;
   const t0 = performance.now();
   for (const s of idleSockets) s.terminate();
@@ -523,7 +525,6 @@ async function massDisconnect({ b, o, idleSockets }: Run): Promise<MassDisconnec
   const health = await b.api.get('/health');
   if (health.status !== 200) throw new Error(`B's /health after the disconnect: ${health.status}`);
   const healthAnsweredMs = health.doneAt - t0;
-  const watch = watchCoherence([b]);
   await sleep(DISCONNECT_WATCH_MS);
   const [incoherent] = await watch.stop();
   return { sockets: idleSockets.length, terminateMs, healthAnsweredMs, incoherent: incoherent!, cpuMsPerSocket: ((cpuMs(b.pid) ?? NaN) - cpu0) / idleSockets.length };

@@ -141,13 +141,16 @@ export class Arrivals {
 }
 
 /**
- * Watches instances' cache coherence (`coherent` of their stats, asked every 100 ms) until stopped:
- * which of them stopped being coherent (a lapsed lease) meanwhile.
+ * Watches instances' cache coherence until stopped: which of them stopped being coherent (a lapsed
+ * lease) meanwhile, seen as `coherent: false` in their stats (asked every 100 ms) or as an L1 flush
+ * (what regaining coherence does: a lapse too short to be seen between two questions).
  */
 export function watchCoherence(insts: readonly GatewayProcess[]): { stop(): Promise<boolean[]> } {
   const lost = insts.map(() => false);
+  const flushes = Promise.all(insts.map(async (i) => Number((await i.stats())?.l1Flushes ?? 0)));
   let stopped = false;
   const loop = (async () => {
+    await flushes;
     while (!stopped) {
       const stats = await Promise.all(insts.map((i) => i.stats()));
       stats.forEach((st, k) => (lost[k] ||= st?.coherent === false));
@@ -158,7 +161,9 @@ export function watchCoherence(insts: readonly GatewayProcess[]): { stop(): Prom
     async stop() {
       stopped = true;
       await loop;
-      return lost;
+      const before = await flushes;
+      const after = await Promise.all(insts.map(async (i) => Number((await i.stats())?.l1Flushes ?? 0)));
+      return lost.map((l, k) => l || after[k]! > before[k]!);
     },
   };
 }
