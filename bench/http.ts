@@ -8,12 +8,15 @@
  *  2. L2 hit and miss path p50/p99 at each dataset scale, and growth from the smallest to the largest;
  *  3. write path: POST message with the cache on (2 instances, Redis, acks) vs off, 2 and 200 members;
  *  4. a chat workload: Zipf-active users, ~20 list reads per message, 3 instances: hit rate, p50/p99;
- *  5. cross-instance: time from a write's 2xx on A to B serving the new list.
+ *  5. cross-instance: time from a write's 2xx on A to B serving the new list;
+ *  6. live updates (bench/push.ts): push latency from a write on A to a socket on B with 1,000 and
+ *     10,000 idle connections on B (memory per connection), and fan-out to a 200-member group.
+ *     On a database of its own: with `--only push` no dataset is generated.
  *
- *  6. outage (only when asked: --only outage): writes through 30 s of Redis paused, then killed.
+ *  7. outage (only when asked: --only outage): writes through 30 s of Redis paused, then killed.
  *
- * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst,outage  --seconds 5
- *          --workload-seconds 20  --connections 32  --outage-seconds 30
+ * Options: --scales 100000,300000,1000000  --only hit,scales,write,workload,xinst,push,outage  --seconds 5
+ *          --workload-seconds 20  --connections 32  --push-idle 1000,10000  --outage-seconds 30
  */
 import autocannon from 'autocannon';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -30,15 +33,17 @@ import { outage } from './outage.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/pg.js';
 import { Progress } from './lib/progress.js';
 import { cpuMs, round, summarize, timeSequential } from './lib/stats.js';
+import { pushBench } from './push.js';
 
 const { values: args } = parseArgs({
   options: {
     scales: { type: 'string', default: '100000,300000,1000000' },
-    only: { type: 'string', default: 'hit,scales,write,workload,xinst' },
+    only: { type: 'string', default: 'hit,scales,write,workload,xinst,push' },
     seconds: { type: 'string', default: '5' },
     'workload-seconds': { type: 'string', default: '20' },
     connections: { type: 'string', default: '32' },
     'outage-seconds': { type: 'string', default: '30' },
+    'push-idle': { type: 'string', default: '1000,10000' },
   },
 });
 const only = new Set(args.only!.split(','));
@@ -64,11 +69,11 @@ interface Env {
 const ENTRY = fileURLToPath(new URL('./lib/gateway-process.ts', import.meta.url));
 
 /** A gateway process of the benchmark (with its bare route when BENCH_BARE_TOKEN is set). */
-function startInstance(env: Record<string, string>): Promise<GatewayProcess> {
+function startInstance(env: Record<string, string>, execArgv: string[] = []): Promise<GatewayProcess> {
   return startGatewayProcess(
     { LOG_LEVEL: 'warn', ...env },
     // BENCH_CPU_PROF=<dir>: a V8 CPU profile of every gateway process, written there when it exits.
-    { entry: ENTRY, execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [] },
+    { entry: ENTRY, execArgv: [...execArgv, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])] },
   );
 }
 
@@ -574,11 +579,15 @@ async function crossInstance(env: Env) {
   });
 }
 
+/** The sections that run on a generated dataset (the push section makes a database of its own). */
+const DATASET_SECTIONS = ['hit', 'scales', 'write', 'workload', 'xinst', 'outage'];
+
 async function main() {
   const redis = await RedisServer.start();
   const scaleRows: Awaited<ReturnType<typeof l2AndMiss>>[] = [];
+  const pushMd: string[] = [];
   try {
-    for (const [i, scale] of scales.entries()) {
+    for (const [i, scale] of (DATASET_SECTIONS.some((s) => only.has(s)) ? scales : []).entries()) {
       const db = await createBenchDatabase(`chatgate_bench_http_${scale}`, { max: 4 });
       try {
         const data = await generateDataset(db.db, {
@@ -622,6 +631,18 @@ async function main() {
         await db.drop();
       }
     }
+    if (only.has('push')) {
+      const push = await pushBench({
+        redis,
+        progress,
+        tokenFor,
+        startInstance,
+        jwtSecret: SECRET,
+        idle: args['push-idle']!.split(',').map(Number),
+      });
+      results.push = push.results;
+      pushMd.push(...push.md);
+    }
   } finally {
     await redis.stop();
   }
@@ -638,6 +659,7 @@ async function main() {
       '',
     );
   }
+  md.push(...pushMd);
   progress.done('done');
   await mkdir('bench/results', { recursive: true });
   await writeFile('bench/results/http.json', JSON.stringify(results, null, 2));

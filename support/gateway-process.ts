@@ -16,6 +16,8 @@ export interface GatewayProcess {
   extra: Record<string, unknown>;
   /** The cache engine's counters in the child, or null without an engine. */
   stats(): Promise<Record<string, any> | null>;
+  /** The child's `process.memoryUsage()`, after a full collection when it runs with --expose-gc. */
+  memory(): Promise<NodeJS.MemoryUsage>;
   /** Closes the gateway and waits for the process to exit (SIGKILL after 5 s). */
   stop(): Promise<void>;
   /** SIGKILL: a crash, with no close and no goodbye to Redis or PostgreSQL. */
@@ -68,17 +70,25 @@ export async function startGatewayProcess(env: GatewayEnv, opts: GatewayProcessO
     throw err;
   }
   const send = (m: ParentMessage) => child.send(m);
+  /** Sends `m` and resolves with the field `key` of the first answer that has it. */
+  const ask = <T>(m: ParentMessage, key: string) =>
+    new Promise<T>((resolve) => {
+      const onMessage = (answer: unknown) => {
+        if (typeof answer !== 'object' || answer === null || !(key in answer)) return;
+        child.off('message', onMessage);
+        resolve((answer as Record<string, unknown>)[key] as T);
+      };
+      child.on('message', onMessage);
+      send(m);
+    });
   const { url, ...extra } = ready;
   return {
     url,
     api: new HttpClient(url),
     pid: child.pid,
     extra,
-    stats: () =>
-      new Promise((resolve) => {
-        child.once('message', (m) => resolve((m as { stats: Record<string, any> | null }).stats));
-        send({ cmd: 'stats' });
-      }),
+    stats: () => ask<Record<string, any> | null>({ cmd: 'stats' }, 'stats'),
+    memory: () => ask<NodeJS.MemoryUsage>({ cmd: 'memory' }, 'memory'),
     stop: async () => {
       if (gone()) return;
       const force = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -45,6 +45,14 @@ describe('support: gateway processes', () => {
     expect(await b.stats()).toEqual(expect.objectContaining({ pendingReplays: 0 }));
   });
 
+  it('reports the memory of its own process (the benchmarks divide it by connections)', async () => {
+    const [stats, memory] = await Promise.all([a.stats(), a.memory()]);
+    expect(stats).toEqual(expect.objectContaining({ pendingReplays: 0 }));
+    expect(memory.heapUsed).toBeGreaterThan(1_000_000);
+    expect(memory.heapUsed).toBeLessThanOrEqual(memory.heapTotal);
+    expect(memory.rss).toBeGreaterThan(memory.heapUsed);
+  });
+
   it('pause freezes the process (no answer), resume lets it answer again', async () => {
     a.pause();
     const frozen = new HttpClient(a.url, { timeoutMs: 500 });
