@@ -80,6 +80,8 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
   process.on('uncaughtException', onUncaught);
 
   try {
+    // Detaching a cache cannot be undone: a sabotaged run would leave a shared environment broken.
+    if (o.sabotage && shared) throw new Error('a sabotaged run needs an environment of its own');
     env ??= await createEnvironment({ label: o.scenario, instances: o.instances, databaseUrl: o.databaseUrl, adminUrl: o.adminUrl });
     env.logs.counts.clear();
     const run = ++env.runs;
@@ -129,7 +131,11 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     const tour: WriteChoice[] = ['post', 'read', 'edit', 'deleteMsg', 'profile', 'rename', 'addMember', 'removeMember', 'leave', 'join', 'createGroup', 'createPublic', 'createDirect', 'deleteConv', 'login', 'clearCache', 'invalid'];
     await Promise.all(tour.map((k) => wl.write(k, rng.fork(), rng.pick(users))));
     const setupWrites = stats.writes;
-    if (o.sabotage) (gateways.instances[0]!.gw.writer as unknown as { subscribers: unknown[] }).subscribers.length = 0;
+    if (o.sabotage) {
+      const detach = gateways.instances[0]!.gw.detachListCache;
+      if (!detach) throw new Error('sabotage: instance 0 has no list cache to detach');
+      detach();
+    }
     phase('setup');
 
     // ---- load with the fault schedule.

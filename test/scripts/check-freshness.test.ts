@@ -45,3 +45,30 @@ describe('check:freshness, short runs of every scenario', () => {
     }, 180_000);
   }
 });
+
+/**
+ * The checker's self-test (`npm run check:freshness -- --self-test`) in short: instance 0's list cache
+ * is detached from the writer (Gateway.detachListCache), so its writes reach no cache. The checker must
+ * report stale reads and lists that differ from the oracle, or its checks are vacuous. An environment
+ * of its own: the detach cannot be undone.
+ */
+describe('check:freshness catches a cache that is never told about writes', () => {
+  it('reports violations and oracle mismatches', async () => {
+    const r = await runScenario({
+      scenario: 'none',
+      seed: 20_241_126,
+      durationS: 3,
+      users: 12,
+      instances: 2,
+      oracleRounds: 1,
+      sabotage: true,
+      progress: false,
+      adminUrl: process.env.TEST_PG_ADMIN_URL,
+    });
+    const report = summary(r);
+    expect(r.readsChecked, report).toBeGreaterThan(0);
+    expect(r.violations, report).toBeGreaterThan(0);
+    expect(r.oracleMismatches, report).toBeGreaterThan(0);
+    expect(r.passed, report).toBe(false);
+  }, 180_000);
+});
