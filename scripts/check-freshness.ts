@@ -1,5 +1,7 @@
 /**
- * `npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|all]
+ * `npm run check:freshness -- [--seed N] [--duration S] [--users N]
+ *                             [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|redis-outage-pause|redis-outage-kill|all]
+ *                             [--outage-ms MS] [--after-outage-ms MS]
  *                             [--database-url postgres://...] [--admin-url postgres://...] [--instances N] [--json file] [--self-test]`
  *
  * Checks the freshness guarantee of the API contract under a seeded, randomized, concurrent workload
@@ -9,7 +11,10 @@
  * model.ts for why each is decidable). After the load (and the fault) every list from every instance
  * must equal the uncached oracle byte for byte, and the database must hold every acknowledged write.
  * Exits 1 on any violation, read 5xx, unexpected write status, oracle mismatch, database failure or
- * exception escaping the gateway. `--self-test` makes instance 0 skip cache invalidation and exits 0
+ * exception escaping the gateway. The long outages (`redis-outage-pause`: SIGSTOP, `redis-outage-kill`:
+ * SIGKILL then an empty restart) last `--outage-ms` (30000) from 0.3 × the duration, and the load goes on
+ * for `--after-outage-ms` (15000) once Redis is back; their summary has write latency by phase.
+ * `--self-test` makes instance 0 skip cache invalidation and exits 0
  * only if the checker reports it (proof that the checks are not vacuous).
  */
 import { writeFile } from 'node:fs/promises';
@@ -33,6 +38,8 @@ const { values: a } = parseArgs({
     'database-url': { type: 'string' },
     'admin-url': { type: 'string' },
     instances: { type: 'string', default: '3' },
+    'outage-ms': { type: 'string', default: '30000' },
+    'after-outage-ms': { type: 'string', default: '15000' },
     json: { type: 'string' },
     'self-test': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
@@ -41,8 +48,10 @@ const { values: a } = parseArgs({
 });
 if (a.help) {
   process.stdout.write(
-    'npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|all]\n' +
-      '                           [--database-url URL] [--admin-url URL] [--instances N] [--json FILE]\n',
+    'npm run check:freshness -- [--seed N] [--duration S] [--users N]\n' +
+      `                           [--scenario ${SCENARIOS.join('|')}|all]\n` +
+      '                           [--outage-ms MS (redis-outage-*: 30000)] [--after-outage-ms MS (load after it: 15000)]\n' +
+      '                           [--database-url URL] [--admin-url URL] [--instances N] [--json FILE] [--self-test]\n',
   );
   process.exit(0);
 }
@@ -55,6 +64,8 @@ const seed = int('seed', a.seed, 0, 2 ** 32 - 1);
 const durationS = int('duration', a.duration, 1, 3600);
 const users = int('users', a.users, 3, 1000);
 const instances = int('instances', a.instances, 1, 16);
+const outageMs = int('outage-ms', a['outage-ms'], 100, 3_600_000);
+const afterOutageMs = int('after-outage-ms', a['after-outage-ms'], 0, 3_600_000);
 const scenarios: Scenario[] =
   a.scenario === 'all' ? [...SCENARIOS] : SCENARIOS.includes(a.scenario as Scenario) ? [a.scenario as Scenario] : fail(`unknown --scenario ${a.scenario}`);
 if (a['database-url'] && !/^postgres(ql)?:\/\//.test(a['database-url'])) fail('--database-url must be postgres://...');
@@ -67,6 +78,8 @@ for (const scenario of scenarios) {
     durationS,
     users,
     instances,
+    outageMs,
+    afterOutageMs,
     databaseUrl: a['database-url'],
     adminUrl: a['admin-url'] ?? process.env.TEST_PG_ADMIN_URL,
     progress: true,

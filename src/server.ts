@@ -35,6 +35,11 @@ export interface Gateway {
   logger: Logger;
   /** Present when the cache is on, or when Redis is configured (invalidations are owed to other instances). */
   listCache: ConversationListCache | undefined;
+  /**
+   * Stops telling the list cache about writes (undefined without one). Only for the freshness
+   * checker's self-test, which must catch an instance whose cache is never told; never undone.
+   */
+  detachListCache: (() => void) | undefined;
   engine: Engine | undefined;
   metrics: Metrics;
   /** Resolves when the background warm-up has finished (at once when there is none). */
@@ -71,6 +76,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   let engine: Engine | undefined;
   let listCache: ConversationListCache | undefined;
   let outbox: PublicationOutbox | undefined;
+  let detachListCache: (() => void) | undefined;
   if (cacheServes || config.redis) {
     // Half of the memory budget for the pieces lists are composed from, half for composed pages.
     const pieceBytes = Math.floor(config.cache.l1MaxBytes / 2);
@@ -91,7 +97,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     if (config.redis) outbox = new PublicationOutbox(db, logger.child({ component: 'cache-outbox' }), config.cache.outboxReplayAfterMs);
     const loaders = opts.wrapStateLoaders ? opts.wrapStateLoaders(sqlStateLoaders(db)) : sqlStateLoaders(db);
     listCache = new ConversationListCache(engine, db, loaders, sqlList, outbox, logger.child({ component: 'conversation-list-cache' }), config.cache.l1MaxBytes - pieceBytes);
-    writer.subscribe(listCache);
+    detachListCache = writer.subscribe(listCache);
     const cache = listCache;
     outbox?.start((owed) => cache.republish(owed));
   }
@@ -172,6 +178,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     messages,
     logger,
     listCache,
+    detachListCache,
     engine,
     metrics,
     warmup,

@@ -31,6 +31,13 @@ export function summary(r: RunResult): string {
     `  oracle: ${r.oracleCompared} lists compared, ${r.oracleMismatches} mismatches; database: ${r.dbChecked} checks, ${r.dbFailures} failures, outbox rows left ${r.outboxRows}`,
   ];
   lines.push(`  phases: ${r.phases.join(', ')}`);
+  if (r.writeLatency) {
+    const healthy = r.writeLatency[0]!.p50;
+    const ms = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+    lines.push(
+      `  write latency (2xx, ms) by phase: ${r.writeLatency.map((p) => `${p.phase} n=${p.n} p50 ${ms(p.p50)} p99 ${ms(p.p99)} (p50 ${ms(p.p50 / healthy, 2)}× healthy)`).join('; ')}`,
+    );
+  }
   if (r.faults.length) lines.push(`  faults: ${r.faults.join('; ')}`);
   if (r.routes.length) lines.push(`  writes by route: ${r.routes.join(', ')}`);
   if (r.gatewayLogs.length) lines.push(`  gateway warnings/errors: ${r.gatewayLogs.join('; ')}`);

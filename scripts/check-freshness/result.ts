@@ -1,3 +1,4 @@
+import type { PhaseLatency } from './latency.js';
 import type { Scenario } from './scenarios.js';
 
 /** What one scenario's run found (the CLI prints it, the test asserts on it). */
@@ -35,5 +36,12 @@ export interface RunResult {
   loadMs: number;
   /** Of this process (the instances and the load generator) during the load: 1.0 = CPU-bound. */
   eventLoopUtilization: number;
+  /**
+   * redis-outage-*: write latency (2xx) by phase: answered before the outage; in flight during its
+   * first lease window (lease + command timeout + 0.5 s from its start); sent in the rest of it; sent
+   * after Redis is back. Reported, not judged (figures of a loaded machine; bench/outage.ts measures
+   * them on a quiet one).
+   */
+  writeLatency: PhaseLatency[] | undefined;
   totalMs: number;
 }

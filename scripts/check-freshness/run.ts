@@ -9,6 +9,7 @@ import { closeEnvironment, createEnvironment, JWT_SECRET, type Environment } fro
 import { compareWithOracle, verifyDatabase } from './final.js';
 import type { Gateways } from './gateways.js';
 import { World } from './model.js';
+import { latencyByPhase, type PhaseLatency, type WriteTiming } from './latency.js';
 import { Progress } from './progress.js';
 import type { RunResult } from './result.js';
 import { faultPlan, type FaultTimings, type Scenario } from './scenarios.js';
@@ -60,6 +61,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
   let dbFailures = 0;
   let outboxRows = -1;
   let eventLoopUtilization = 0;
+  let writeLatency: PhaseLatency[] | undefined;
   const phases: string[] = [];
   let phaseAt = performance.now();
   const phase = (name: string) => {
@@ -80,6 +82,8 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
   process.on('uncaughtException', onUncaught);
 
   try {
+    // Detaching a cache cannot be undone: a sabotaged run would leave a shared environment broken.
+    if (o.sabotage && shared) throw new Error('a sabotaged run needs an environment of its own');
     env ??= await createEnvironment({ label: o.scenario, instances: o.instances, databaseUrl: o.databaseUrl, adminUrl: o.adminUrl });
     env.logs.counts.clear();
     const run = ++env.runs;
@@ -129,14 +133,17 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     const tour: WriteChoice[] = ['post', 'read', 'edit', 'deleteMsg', 'profile', 'rename', 'addMember', 'removeMember', 'leave', 'join', 'createGroup', 'createPublic', 'createDirect', 'deleteConv', 'login', 'clearCache', 'invalid'];
     await Promise.all(tour.map((k) => wl.write(k, rng.fork(), rng.pick(users))));
     const setupWrites = stats.writes;
-    if (o.sabotage) (gateways.instances[0]!.gw.writer as unknown as { subscribers: unknown[] }).subscribers.length = 0;
+    if (o.sabotage) {
+      const detach = gateways.instances[0]!.gw.detachListCache;
+      if (!detach) throw new Error('sabotage: instance 0 has no list cache to detach');
+      detach();
+    }
     phase('setup');
 
     // ---- load with the fault schedule.
     const D = o.durationS * 1000;
-    const plan = faultPlan(o.scenario, o, D, redis, db, adminUrl, terminations);
-    const lastFault = plan.length ? Math.max(...plan.map((p) => p.atMs)) : 0;
-    const loadEndMs = Math.max(D, lastFault + 1000);
+    const { events: plan, loadEndMs } = faultPlan(o.scenario, o, D, redis, db, adminUrl, terminations);
+    const outage: { start?: number; end?: number } = {};
     const loadStart = performance.now();
     const elu0 = performance.eventLoopUtilization();
     let stop = false;
@@ -162,7 +169,9 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
       for (const ev of plan) {
         await sleep(ev.atMs - elapsed());
         try {
+          if (ev.outage === 'start') outage.start = performance.now();
           const what = await ev.run();
+          if (ev.outage === 'end') outage.end = performance.now();
           faults.push(`${(elapsed() / 1000).toFixed(1)}s ${ev.label}${what ? ` (${what})` : ''}`);
         } catch (err) {
           failures.push(`fault ${ev.label} failed: ${String(err)}`);
@@ -177,6 +186,20 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     loadMs = elapsed();
     clearInterval(pumpTimer);
     eventLoopUtilization = performance.eventLoopUtilization(elu0).utilization;
+    if (outage.start !== undefined && outage.end !== undefined) {
+      // What a write may have to wait for in the outage: until no instance can trust its memory.
+      const { leaseMs, redisTimeoutMs } = gateways.instances[0]!.gw.config.cache;
+      const { start, end } = outage;
+      const window = Math.min(end, start + leaseMs + redisTimeoutMs + 500);
+      const doneAt = (t: WriteTiming) => t.sentAt + t.ms;
+      // A write in flight when the outage began belongs to its first window, not to the healthy phase.
+      writeLatency = latencyByPhase(stats.writeTimings, [
+        { phase: 'healthy', includes: (t) => t.sentAt >= loadStart && doneAt(t) < start },
+        { phase: 'outage, first lease window', includes: (t) => doneAt(t) >= start && t.sentAt < window },
+        { phase: 'outage, after it', includes: (t) => t.sentAt >= window && t.sentAt < end },
+        { phase: 'Redis back', includes: (t) => t.sentAt >= end },
+      ]);
+    }
     phase('load');
 
     // ---- heal, and wait until the service has recovered: leases back, queued invalidations replayed, outbox empty.
@@ -271,6 +294,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     passed,
     loadMs,
     eventLoopUtilization,
+    writeLatency,
     totalMs: performance.now() - started,
   };
 }

@@ -168,4 +168,27 @@ describe('cache engine when Redis fails', () => {
     expect(r.ms).toBeGreaterThanOrEqual(300);
     expect(e.stats()).toMatchObject({ redis: 'down', bus: 'down', coherent: false, pendingReplays: 1, degradedPublishes: 1 });
   });
+  it('versions queued while a replay is under way are replayed after it, with no read to prompt it', async () => {
+    const { redis, plain } = await own.start();
+    const namespace = uniqueNamespace();
+    // A long lease: a replay's install waits that long for a paused Redis' late reply, which leaves
+    // room to queue a second write behind it. The breaker stays shut (its reopening would replay too).
+    const lease = 6000;
+    const a = engines.make({ namespace, redisUrl: redis.url, leaseMs: lease, redisTimeoutMs: TIMEOUT, breakerThreshold: 1_000_000, name: 'a' });
+    await a.ready();
+    const db = new Source();
+
+    redis.pause();
+    expect(await db.write(a, 'p', 1, 'v1')).toMatchObject({ degraded: true }); // after a lease
+    await sleep(500); // p's replay has been sent (100 ms after) and waits for Redis' reply
+    expect(await db.write(a, 'q', 1, 'w1')).toMatchObject({ degraded: true }); // at once: queued while p's replay runs
+    await sleep(500); // q's replay timer has fired while p's replay still ran (and found it running)
+    expect(a.stats().pendingReplays).toBe(2);
+    redis.resume();
+
+    // Nothing reads from this engine: the replay that ran must hand over to one for what came meanwhile.
+    await waitFor(() => a.stats().pendingReplays === 0, 2 * lease, 'both pieces replayed');
+    expect(await storedPiece(plain, namespace, 'p')).toMatchObject({ v: 1 });
+    expect(await storedPiece(plain, namespace, 'q')).toMatchObject({ v: 1 });
+  }, 60_000);
 });

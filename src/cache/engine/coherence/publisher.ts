@@ -241,10 +241,12 @@ export class Publisher {
       this.s.log.info('cache queued versions replayed into redis');
     } catch (err) {
       this.s.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'cache replay failed; will retry');
-      this.scheduleReplay();
     } finally {
       this.replaying = false;
     }
+    // Failed, or versions were queued while this pass ran (their own replay found it running and gave
+    // up): another pass. Without it they would wait for the next read here, which may never come.
+    if (this.pendingReplays > 0) this.scheduleReplay();
   }
 
   stop(): void {
