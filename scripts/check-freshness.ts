@@ -1,5 +1,5 @@
 /**
- * `npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|all]
+ * `npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|restart|all]
  *                             [--database-url postgres://...] [--admin-url postgres://...] [--instances N] [--json file] [--self-test]`
  *
  * Checks the freshness guarantee of the API contract under a seeded, randomized, concurrent workload
@@ -41,7 +41,7 @@ const { values: a } = parseArgs({
 });
 if (a.help) {
   process.stdout.write(
-    'npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|all]\n' +
+    'npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|restart|all]\n' +
       '                           [--database-url URL] [--admin-url URL] [--instances N] [--json FILE]\n',
   );
   process.exit(0);

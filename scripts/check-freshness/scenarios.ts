@@ -1,8 +1,12 @@
 import { terminateBackends, type PgDatabase } from '../../support/postgres.js';
 import type { RedisServer } from '../../support/redis.js';
+import type { Balancer } from './balancer.js';
 
-/** The fault scenarios of the checker: none, or a fault injected into its Redis or its database during the load. */
-export const SCENARIOS = ['none', 'redis-kill', 'redis-pause', 'bus-kill', 'pg-terminate'] as const;
+/**
+ * The fault scenarios of the checker: none, a fault injected into its Redis or its database during the
+ * load, or a rolling restart of the instances (each shut down gracefully and replaced in turn).
+ */
+export const SCENARIOS = ['none', 'redis-kill', 'redis-pause', 'bus-kill', 'pg-terminate', 'restart'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface FaultEvent {
@@ -20,9 +24,19 @@ export interface FaultTimings {
 
 /**
  * The faults of `scenario` over a load of D ms, on the environment's Redis and database;
- * `terminations` receives the times around each pg-terminate (reads then may get a 503).
+ * `terminations` receives the times around each pg-terminate (reads then may get a 503). A restart
+ * step waits for the previous one: the rolling restart replaces one instance at a time.
  */
-export function faultPlan(scenario: Scenario, o: FaultTimings, D: number, redis: RedisServer, db: PgDatabase, adminUrl: string, terminations: number[]): FaultEvent[] {
+export function faultPlan(
+  scenario: Scenario,
+  o: FaultTimings,
+  D: number,
+  redis: RedisServer,
+  db: PgDatabase,
+  adminUrl: string,
+  terminations: number[],
+  balancer: Balancer,
+): FaultEvent[] {
   const killMs = o.killMs ?? 3000;
   const pauseMs = o.pauseMs ?? 5000;
   switch (scenario) {
@@ -61,6 +75,12 @@ export function faultPlan(scenario: Scenario, o: FaultTimings, D: number, redis:
           terminations.push(performance.now());
           return `${n} backends terminated`;
         },
+      }));
+    case 'restart':
+      return Array.from({ length: balancer.size }, (_, k) => ({
+        atMs: (0.15 + (0.6 * k) / balancer.size) * D,
+        label: `graceful restart of instance ${k}`,
+        run: () => balancer.restart(k),
       }));
   }
 }
