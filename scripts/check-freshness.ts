@@ -1,6 +1,6 @@
 /**
  * `npm run check:freshness -- [--seed N] [--duration S] [--users N]
- *                             [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|redis-outage-pause|redis-outage-kill|all]
+ *                             [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|redis-outage-pause|redis-outage-kill|restart|all]
  *                             [--outage-ms MS] [--after-outage-ms MS]
  *                             [--database-url postgres://...] [--admin-url postgres://...] [--instances N] [--json file] [--self-test]`
  *

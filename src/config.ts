@@ -38,6 +38,8 @@ const Env = Type.Object({
   ),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 6000 }),
   DEMO_SEED: Type.Boolean({ default: true }),
+  SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 0 }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
 });
 
 export interface Config {
@@ -84,6 +86,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Seed demo users and conversations into an empty embedded database. */
   demoSeed: boolean;
+  /** SIGTERM/SIGINT: how long /ready answers 503 before the listener closes, then how long the rest may take. */
+  shutdown: { delayMs: number; graceMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -154,5 +158,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     demoSeed: e.DEMO_SEED,
+    shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, graceMs: e.SHUTDOWN_GRACE_MS },
   };
 }

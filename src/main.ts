@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { DEMO_PASSWORD, seedDemo } from './demo-seed.js';
 import { createGateway } from './server.js';
+import { exitOnSignals } from './shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -22,21 +23,7 @@ async function main(): Promise<void> {
         `  Demo client: ${base}/app/ (log in as alice, bob or carol)\n\n`,
     );
   }
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    gw.logger.info({ signal }, 'shutting down');
-    gw.close().then(
-      () => process.exit(0),
-      (err) => {
-        gw.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  exitOnSignals(gw);
 }
 
 main().catch((err) => {

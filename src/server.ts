@@ -44,6 +44,17 @@ export interface Gateway {
   metrics: Metrics;
   /** Resolves when the background warm-up has finished (at once when there is none). */
   warmup: Promise<unknown>;
+  /** From now on /ready answers 503 (draining) and every answer closes its connection. */
+  drain(): void;
+  /**
+   * The graceful stop (SIGTERM, a rolling restart): drain, wait SHUTDOWN_DELAY_MS for load balancers
+   * to notice, then close.
+   */
+  shutdown(): Promise<void>;
+  /**
+   * Stops accepting, waits for the requests in flight (and so for their writes' post-commit work:
+   * a write answers only after it), closes the streams with 1001, then the bus, Redis and the database.
+   */
   close(): Promise<void>;
 }
 
@@ -136,6 +147,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
 
   // Warm-up runs in the background; /ready waits for it, but never longer than its bound.
   let closing = false;
+  let draining = false;
   let warmupDone = !(cacheServes && listCache && config.cache.warmupUsers > 0);
   const warmupBound = performance.now() + config.cache.warmupMaxMs;
   const warmup = warmupDone
@@ -164,11 +176,12 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
     redisState: () => engine?.stats().redis ?? 'disabled',
     warmupState: () => (warmupDone || performance.now() > warmupBound ? 'done' : 'warming'),
+    draining: () => draining,
     metrics,
   };
   const app = await buildHttpApp(ctx);
 
-  return {
+  const gateway: Gateway = {
     config,
     app,
     db,
@@ -182,8 +195,17 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     engine,
     metrics,
     warmup,
+    drain() {
+      draining = true;
+    },
+    async shutdown() {
+      draining = true;
+      if (config.shutdown.delayMs > 0) await new Promise((r) => setTimeout(r, config.shutdown.delayMs));
+      await gateway.close();
+    },
     async close() {
       closing = true;
+      draining = true;
       await app.close();
       feed?.close();
       await warmup;
@@ -192,4 +214,5 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       await db.close();
     },
   };
+  return gateway;
 }

@@ -2,13 +2,14 @@
  * The child's side of `startGatewayProcess`: a gateway configured by its environment (like `npm
  * start`) that reports `{ url, ...extra }` on IPC once listening and ready, answers `{ cmd: 'stats' }`
  * with the engine's counters and `{ cmd: 'memory' }` with `process.memoryUsage()`, and closes on
- * `{ cmd: 'exit' }` or when its parent goes away.
+ * `{ cmd: 'exit' }` or when its parent goes away. SIGTERM and SIGINT stop it as they stop `npm start`.
  * Run as it is, it is the plain entry; an entry of its own (bench/lib/gateway-process.ts) calls
  * `serveGatewayChild` with an `extend` that adds something to the process before it reports.
  */
 import { pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../src/config.js';
 import { createGateway, type Gateway } from '../src/server.js';
+import { exitOnSignals } from '../src/shutdown.js';
 
 export type ChildReady = { url: string } & Record<string, unknown>;
 export type ParentMessage = { cmd: 'stats' } | { cmd: 'memory' } | { cmd: 'exit' };
@@ -31,6 +32,7 @@ export async function serveGatewayChild(extend?: (gw: Gateway, config: Config) =
     if (m.cmd === 'exit') exit();
   });
   process.on('disconnect', exit);
+  exitOnSignals(gw);
   process.send?.({ ...extra, url } satisfies ChildReady);
 }
 

@@ -22,6 +22,12 @@ export interface GatewayProcess {
   stop(): Promise<void>;
   /** SIGKILL: a crash, with no close and no goodbye to Redis or PostgreSQL. */
   kill(): Promise<void>;
+  /** Sends a signal (SIGTERM: the graceful shutdown of `npm start`). */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves when the process has exited: its exit code, or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** What the process wrote to stdout and stderr so far (with `captureOutput`; else empty). */
+  output(): string;
   pause(): void;
   resume(): void;
 }
@@ -33,6 +39,8 @@ export interface GatewayProcessOptions {
   execArgv?: string[];
   /** Longest wait for the child to listen (default 60 s). */
   startTimeoutMs?: number;
+  /** Keep the child's stdout and stderr for `output()` instead of passing them through. */
+  captureOutput?: boolean;
 }
 
 const DEFAULT_ENTRY = fileURLToPath(new URL('./gateway-child.ts', import.meta.url));
@@ -42,9 +50,13 @@ export async function startGatewayProcess(env: GatewayEnv, opts: GatewayProcessO
   const child: ChildProcess = fork(opts.entry ?? DEFAULT_ENTRY, [], {
     execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])],
     env: { ...process.env, ...HARNESS_ENV, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: opts.captureOutput ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = ended.then(() => undefined);
   const gone = () => child.exitCode !== null || child.signalCode !== null;
   const kill = async () => {
     if (gone()) return;
@@ -98,6 +110,9 @@ export async function startGatewayProcess(env: GatewayEnv, opts: GatewayProcessO
       clearTimeout(force);
     },
     kill,
+    signal: (signal) => void (gone() || child.kill(signal)),
+    exited: ended,
+    output: () => out,
     pause: () => void (gone() || child.kill('SIGSTOP')),
     resume: () => void (gone() || child.kill('SIGCONT')),
   };

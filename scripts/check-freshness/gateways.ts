@@ -24,6 +24,8 @@ export interface Gateways {
   instances: Instance[];
   /** Same database, cache disabled, no Redis: every list straight from PostgreSQL. */
   oracle: Instance;
+  /** A new instance of the service in place of instance `index` (already closed): same configuration, ready. */
+  replace(index: number): Promise<Instance>;
   close(): Promise<void>;
 }
 
@@ -38,15 +40,25 @@ export async function startGateways(o: GatewaysOptions): Promise<Gateways> {
     LOG_LEVEL: 'warn',
     ADMIN_USERNAMES: o.adminUsername,
   };
-  const service = await startService(o.instances, { ...env, REDIS_URL: o.redisUrl }, {
+  // A graceful stop (the restart scenario) drains for a moment first, as a balancer's health checks need.
+  const service = await startService(o.instances, { ...env, REDIS_URL: o.redisUrl, SHUTDOWN_DELAY_MS: '300' }, {
     options: (i) => ({ logger: o.logger.child({ instance: i }) }),
     readyTimeoutMs: 15_000,
   });
   try {
     const oracle = await startGateway({ ...env, CACHE_ENABLED: 'false' }, { logger: o.logger.child({ instance: 'oracle' }) });
+    const instances = service.instances.map((r, i) => timed(i, r));
     return {
-      instances: service.instances.map((r, i) => timed(i, r)),
+      instances,
       oracle: timed(o.instances, oracle),
+      async replace(index) {
+        const old = instances[index]!;
+        const at = service.instances.findIndex((r) => r.gw === old.gw);
+        if (at >= 0) service.instances.splice(at, 1);
+        const fresh = timed(index, await service.add({ logger: o.logger.child({ instance: index }) }));
+        instances[index] = fresh;
+        return fresh;
+      },
       async close() {
         await service.close();
         await oracle.close().catch(() => undefined);

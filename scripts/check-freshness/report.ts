@@ -25,8 +25,8 @@ export function table(rows: RunResult[]): string {
 export function summary(r: RunResult): string {
   const lines = [
     `scenario ${r.scenario} (seed ${r.seed}, ${r.users} users, ${r.instances} instances, load ${(r.loadMs / 1000).toFixed(1)} s at event-loop utilization ${r.eventLoopUtilization.toFixed(2)}, total ${(r.totalMs / 1000).toFixed(1)} s): ${r.passed ? 'PASS' : 'FAIL'}`,
-    `  operations (writes): ${r.ops}  — 2xx ${r.writes2xx}, expected 4xx ${r.writes4xxExpected}, 503 ${r.writes503}, other ${r.writesUnexpected}`,
-    `  reads: ${r.reads} sent, ${r.readsChecked} checked, ${r.facts} facts checked, ${r.violations} violations; read 5xx ${r.read5xx}, tolerated 503 ${r.read503Tolerated}, other non-200 ${r.readOther}`,
+    `  operations (writes): ${r.ops}  — 2xx ${r.writes2xx}, expected 4xx ${r.writes4xxExpected}, 503 ${r.writes503}, refused by a stopping instance ${r.writesRefusedStopping}, other ${r.writesUnexpected}`,
+    `  reads: ${r.reads} sent, ${r.readsChecked} checked, ${r.facts} facts checked, ${r.violations} violations; read 5xx ${r.read5xx}, tolerated 503 ${r.read503Tolerated}, refused by a stopping instance ${r.readsRefusedStopping}, other non-200 ${r.readOther}`,
     `  X-Cache: ${Object.entries(r.xcache).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `  oracle: ${r.oracleCompared} lists compared, ${r.oracleMismatches} mismatches; database: ${r.dbChecked} checks, ${r.dbFailures} failures, outbox rows left ${r.outboxRows}`,
   ];

@@ -14,12 +14,16 @@ export interface RunResult {
   violations: number;
   read5xx: number;
   read503Tolerated: number;
+  /** Reads refused (no answer, 503) by an instance while it was shutting down (restart). */
+  readsRefusedStopping: number;
   readOther: number;
   /** Exceptions nobody caught (each would have crashed a gateway process). */
   uncaught: number;
   writes2xx: number;
   writes4xxExpected: number;
   writes503: number;
+  /** Writes refused (no answer, 503) by an instance while it was shutting down: never acknowledged. */
+  writesRefusedStopping: number;
   writesUnexpected: number;
   oracleCompared: number;
   oracleMismatches: number;

@@ -1,8 +1,12 @@
 import { terminateBackends, type PgDatabase } from '../../support/postgres.js';
 import type { RedisServer } from '../../support/redis.js';
+import type { Balancer } from './balancer.js';
 
-/** The fault scenarios of the checker: none, or a fault injected into its Redis or its database during the load. */
-export const SCENARIOS = ['none', 'redis-kill', 'redis-pause', 'bus-kill', 'pg-terminate', 'redis-outage-pause', 'redis-outage-kill'] as const;
+/**
+ * The fault scenarios of the checker: none, a fault injected into its Redis or its database during the
+ * load (a long Redis outage among them), or a rolling restart of the instances (each shut down gracefully and replaced in turn).
+ */
+export const SCENARIOS = ['none', 'redis-kill', 'redis-pause', 'bus-kill', 'pg-terminate', 'redis-outage-pause', 'redis-outage-kill', 'restart'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface FaultEvent {
@@ -32,18 +36,19 @@ export interface FaultTimings {
 
 /**
  * The faults of `scenario` over a load of D ms, on the environment's Redis and database;
- * `terminations` receives the times around each pg-terminate (reads then may get a 503).
+ * `terminations` receives the times around each pg-terminate (reads then may get a 503). A restart
+ * step waits for the previous one: the rolling restart replaces one instance at a time.
  * The load lasts D ms, or until a second after the last fault; a long outage starts at 0.3·D and
  * the load goes on for `afterOutageMs` once Redis is back.
  */
-export function faultPlan(scenario: Scenario, o: FaultTimings, D: number, redis: RedisServer, db: PgDatabase, adminUrl: string, terminations: number[]): FaultPlan {
-  const events = faultEvents(scenario, o, D, redis, db, adminUrl, terminations);
+export function faultPlan(scenario: Scenario, o: FaultTimings, D: number, redis: RedisServer, db: PgDatabase, adminUrl: string, terminations: number[], balancer: Balancer): FaultPlan {
+  const events = faultEvents(scenario, o, D, redis, db, adminUrl, terminations, balancer);
   const lastFault = events.length ? Math.max(...events.map((p) => p.atMs)) : 0;
   const after = scenario === 'redis-outage-pause' || scenario === 'redis-outage-kill' ? (o.afterOutageMs ?? 15_000) : 1000;
   return { events, loadEndMs: Math.max(D, lastFault + after) };
 }
 
-function faultEvents(scenario: Scenario, o: FaultTimings, D: number, redis: RedisServer, db: PgDatabase, adminUrl: string, terminations: number[]): FaultEvent[] {
+function faultEvents(scenario: Scenario, o: FaultTimings, D: number, redis: RedisServer, db: PgDatabase, adminUrl: string, terminations: number[], balancer: Balancer): FaultEvent[] {
   const killMs = o.killMs ?? 3000;
   const pauseMs = o.pauseMs ?? 5000;
   const outageMs = o.outageMs ?? 30_000;
@@ -93,6 +98,12 @@ function faultEvents(scenario: Scenario, o: FaultTimings, D: number, redis: Redi
           terminations.push(performance.now());
           return `${n} backends terminated`;
         },
+      }));
+    case 'restart':
+      return Array.from({ length: balancer.size }, (_, k) => ({
+        atMs: (0.15 + (0.6 * k) / balancer.size) * D,
+        label: `graceful restart of instance ${k}`,
+        run: () => balancer.restart(k),
       }));
   }
 }

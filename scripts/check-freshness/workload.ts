@@ -10,6 +10,7 @@ import { createTokenService } from '../../src/domain/auth/tokens.js';
 import type { CheckOutcome, ReadRecord, Violation } from './checker.js';
 import { checkRead } from './checker.js';
 import { dbValues, tri, type Op, type OpKind, type Tri } from './history.js';
+import type { Balancer } from './balancer.js';
 import type { TimedClient, TimedResponse } from './http.js';
 import type { WriteTiming } from './latency.js';
 import { type Conv, type MUser, type World } from './model.js';
@@ -62,12 +63,16 @@ export interface Stats {
   writes2xx: number;
   writes503: number;
   writes4xxExpected: number;
+  /** Writes an instance shutting down refused (503) or left unanswered: never acknowledged. */
+  writesRefusedStopping: number;
   writesUnexpected: number;
   byRoute: Map<string, { sent: number; ok: number }>;
   reads: number;
   readsChecked: number;
   read5xx: number;
   read503Tolerated: number;
+  /** Reads an instance shutting down (restart) refused or left unanswered: not its failure, never checked. */
+  readsRefusedStopping: number;
   readOther: number;
   facts: number;
   violations: Violation[];
@@ -85,12 +90,14 @@ export function newStats(): Stats {
     writes2xx: 0,
     writes503: 0,
     writes4xxExpected: 0,
+    writesRefusedStopping: 0,
     writesUnexpected: 0,
     byRoute: new Map(),
     reads: 0,
     readsChecked: 0,
     read5xx: 0,
     read503Tolerated: 0,
+    readsRefusedStopping: 0,
     readOther: 0,
     facts: 0,
     violations: [],
@@ -131,10 +138,12 @@ export class Workload {
   readonly readQueue: ReadRecord[] = [];
   readonly statusQueue: Array<{ op: Op; expect: () => Set<number> }> = [];
   readonly userList: MUser[] = [];
+  /** Writes that got no answer or a 503 from an instance while it was shutting down. */
+  private readonly refusedByStopping = new WeakSet<Op>();
 
   constructor(
     readonly world: World,
-    readonly clients: TimedClient[],
+    readonly balancer: Balancer,
     readonly stats: Stats,
     readonly opts: WorkloadOptions,
   ) {}
@@ -222,14 +231,15 @@ export class Workload {
     expect: () => Set<number>,
     onAnswer?: (res: TimedResponse) => void,
   ): Promise<TimedResponse> {
-    const inst = rng.int(0, this.clients.length - 1);
+    const inst = this.balancer.route(rng.int(0, this.balancer.size - 1));
     op.instance = inst;
     this.stats.writes++;
     const r = this.stats.byRoute.get(op.route) ?? { sent: 0, ok: 0 };
     r.sent++;
     this.stats.byRoute.set(op.route, r);
-    const res = await this.clients[inst]!.request(method, path, token, body);
+    const res = await this.balancer.client(inst).request(method, path, token, body);
     this.world.complete(op, res.status, res.doneAt);
+    if ((res.status === 0 || res.status === 503) && this.balancer.wasStopping(inst, res.sentAt, res.doneAt)) this.refusedByStopping.add(op);
     if (res.status >= 200 && res.status < 300) {
       r.ok++;
       // Password hashing would dominate these (it is CPU, not the cache).
@@ -553,11 +563,11 @@ export class Workload {
   // ------------------------------------------------------------------ reads
 
   async readList(rng: Prng, u: MUser, instance?: number, limit?: number): Promise<void> {
-    const inst = instance ?? rng.int(0, this.clients.length - 1);
+    const inst = this.balancer.route(instance ?? rng.int(0, this.balancer.size - 1));
     const lim = limit ?? (rng.bool(0.85) ? 100 : 5);
     const query = `limit=${lim}`;
     this.stats.reads++;
-    const res = await this.clients[inst]!.request('GET', `${V1}/conversations?${query}`, u.token);
+    const res = await this.balancer.client(inst).request('GET', `${V1}/conversations?${query}`, u.token);
     const xc = res.headers?.get('x-cache') ?? String(res.status);
     this.stats.xcache.set(xc, (this.stats.xcache.get(xc) ?? 0) + 1);
     if (res.status === 200) {
@@ -566,7 +576,8 @@ export class Workload {
     }
     const at = `${Math.round(res.sentAt - this.opts.t0)}–${Math.round(res.doneAt - this.opts.t0)} ms`;
     if (res.status >= 500 || res.status === 0) {
-      if (this.opts.readFaultTolerated(res.sentAt, res.doneAt, res.status)) this.stats.read503Tolerated++;
+      if ((res.status === 0 || res.status === 503) && this.balancer.wasStopping(inst, res.sentAt, res.doneAt)) this.stats.readsRefusedStopping++;
+      else if (this.opts.readFaultTolerated(res.sentAt, res.doneAt, res.status)) this.stats.read503Tolerated++;
       else {
         this.stats.read5xx++;
         if (this.stats.readFailures.length < 20) this.stats.readFailures.push(`GET ?${query} as ${u.id} on instance ${inst} at ${at}: ${res.status} ${res.error ?? res.text.slice(0, 200)}`);
@@ -591,8 +602,8 @@ export class Workload {
     }
     const reader = this.world.users.get(readerId);
     if (!reader) return;
-    let inst = rng.int(0, this.clients.length - 1);
-    if (this.clients.length > 1 && inst === op.instance && rng.bool(0.7)) inst = (inst + 1) % this.clients.length;
+    let inst = rng.int(0, this.balancer.size - 1);
+    if (this.balancer.size > 1 && inst === op.instance && rng.bool(0.7)) inst = (inst + 1) % this.balancer.size;
     await this.readList(rng, reader, inst, 100);
   }
 
@@ -625,6 +636,7 @@ export class Workload {
     op.expected = [...expected];
     const s = op.http;
     if (s >= 200 && s < 300 && expected.has(s)) this.stats.writes2xx++;
+    else if (this.refusedByStopping.has(op)) this.stats.writesRefusedStopping++;
     else if (s === 503) this.stats.writes503++;
     else if (s >= 400 && s < 500 && expected.has(s)) this.stats.writes4xxExpected++;
     else {

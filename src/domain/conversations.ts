@@ -248,7 +248,8 @@ export class ConversationService {
   /** Moves the caller's read marker; their unread count drops. Only their own list changes. */
   async markRead(userId: string, conversationId: string, messageId: string | undefined): Promise<ItemJson> {
     return this.writer.write(async (tx) => {
-      const m = await conv.findMembership(tx, conversationId, userId);
+      // Locked, as a message is: a marker waiting on a leave must see the leave, not the snapshot from before it.
+      const m = await conv.lockMembership(tx, conversationId, userId);
       if (!m) throw notFound('conversation');
       if (messageId !== undefined) {
         if (!(await messageInConversation(tx, conversationId, messageId))) throw notFound('message');

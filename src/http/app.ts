@@ -53,6 +53,18 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     http: { requireHostHeader: false },
+    // On close, idle keep-alive connections are closed at once (they would hold the shutdown until
+    // their timeout); requests already on a connection are served, not answered with Fastify's own 503
+    // (not the contract's error shape): the database stays open until the last of them has answered.
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
+  });
+  // While shutting down, every answer closes its connection (also of a request that came before): a
+  // keep-alive connection would otherwise hold the close until its timeout, and the client's next
+  // request goes through the load balancer to an instance that stays.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (ctx.draining()) void reply.header('connection', 'close');
+    return payload;
   });
   app.decorateRequest('auth', undefined);
   const routeTable: RouteInfo[] = [];

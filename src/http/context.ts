@@ -40,5 +40,7 @@ export interface HttpContext {
   redisState(): 'up' | 'down' | 'disabled';
   /** 'done', or 'warming' while the background warm-up runs and its bound has not passed. */
   warmupState(): 'done' | 'warming';
+  /** True once the instance is shutting down: /ready answers 503 so that load balancers stop sending. */
+  draining(): boolean;
   metrics: Metrics;
 }

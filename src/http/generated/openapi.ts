@@ -46,7 +46,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database answers and the warm-up is done or past its bound (503 otherwise) */
+        /** The database answers, the warm-up is done or past its bound, and the instance is not shutting down (503 otherwise) */
         get: operations["ready"];
         put?: never;
         post?: never;

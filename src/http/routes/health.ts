@@ -24,16 +24,17 @@ export function healthRoutes(app: FastifyInstance, ctx: HttpContext): void {
       schema: {
         operationId: 'ready',
         tags: ['operations'],
-        summary: 'The database answers and the warm-up is done or past its bound (503 otherwise)',
+        summary: 'The database answers, the warm-up is done or past its bound, and the instance is not shutting down (503 otherwise)',
         response: { 200: Ready, 503: Ready, ...errors(...PUBLIC_ERRORS) },
       },
     },
     async (_req, reply) => {
       const db = await ctx.dbReady();
       const cache = ctx.warmupState();
-      const ready = db && cache === 'done';
+      const draining = ctx.draining();
+      const ready = db && cache === 'done' && !draining;
       void reply.status(ready ? 200 : 503);
-      return { status: ready ? 'ready' : 'unavailable', db: db ? 'up' : 'down', redis: ctx.redisState(), cache };
+      return { status: draining ? 'draining' : ready ? 'ready' : 'unavailable', db: db ? 'up' : 'down', redis: ctx.redisState(), cache };
     },
   );
 }

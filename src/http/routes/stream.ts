@@ -18,13 +18,19 @@ const MAX_FRAME_BYTES = 4096;
  */
 export async function streamRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const push = ctx.push;
-  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
+  await app.register(websocket, {
+    options: { maxPayload: MAX_FRAME_BYTES },
+    // On close, every socket (authenticated or not) gets 1001, going away: its client reconnects, to
+    // another instance, and resumes. The plugin's own preClose would close them without a code (1005).
+    preClose(done) {
+      for (const socket of app.websocketServer.clients) socket.close(CLOSE.GOING_AWAY, 'server shutting down');
+      app.websocketServer.close();
+      done();
+    },
+  });
   if (push === undefined) return;
   const stopHeartbeat = startHeartbeat(() => app.websocketServer.clients, ctx.config.stream.pingMs);
-  app.addHook('onClose', async () => {
-    stopHeartbeat();
-    push.hub.closeAll(CLOSE.GOING_AWAY, 'server shutting down');
-  });
+  app.addHook('onClose', async () => stopHeartbeat());
   app.route<{ Querystring: { token?: string } }>({
     method: 'GET',
     url: '/api/v1/stream',
