@@ -40,6 +40,20 @@ const LOAD_AT_ONCE_MAX = 64;
 /** A deleted conversation's piece: newer than any version it had, so no load of old data can replace it. */
 export const DELETED_VERSION = Number.MAX_SAFE_INTEGER;
 
+/** One user's share of a push: their member state as the caller holds it, and the conversations to show. */
+export interface ItemRequest {
+  userId: string;
+  member: MemberState;
+  conversationIds: readonly string[];
+}
+
+export interface ManyItems {
+  /** User id -> conversation id -> the item's JSON, for the conversations in that user's list. */
+  items: Map<string, Map<string, string>>;
+  /** Member states read again for unread counts (newer than the ones asked with), by user. */
+  refreshed: Map<string, MemberState>;
+}
+
 /** What a write carries from its transaction to after its commit. */
 interface Carried {
   updates: Update[];
@@ -68,7 +82,7 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
   private readonly answers = { l1: 0, l2: 0, miss: 0 };
   /** Users whose conversation states are loading in the background (one load per user at a time). */
   private readonly warming = new Set<string>();
-  /** Composes whose unread counts needed a new member state, or an exact count in SQL (README.md: unread counts). */
+  /** Member states read again for unread counts, and SQL statements counting them exactly (composes and pushes; README.md: unread counts). */
   private readonly unread = { refreshes: 0, exactCounts: 0 };
 
   constructor(
@@ -190,19 +204,33 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
       }
       rank = RANK.load;
       if (attempt === 0) {
-        this.unread.refreshes++;
-        // Unread counts this member state cannot give (a deletion, or more new messages than the
-        // conversations keep since it was read): read it again, counts included.
-        members = new Map([...members, ...(await this.engine.getMany<MemberState>(MEMBER, [userId], this.loadMembers, { fresh: true }))]);
+        members = new Map([...members, ...(await this.refreshMembers([userId]))]);
         conversations = new Map(conversations);
       } else {
-        // The conversations' states are older than the member state (a write still on its way): count in SQL.
-        this.unread.exactCounts++;
-        exactUnread = new Map([...(exactUnread ?? []), ...(await this.load(() => unreadCounts(this.db, userId, out.uncounted)))]);
+        const exact = await this.exactCounts(out.uncounted.map((c) => [userId, c] as const));
+        exactUnread = new Map([...(exactUnread ?? []), ...(exact.get(userId) ?? [])]);
       }
     }
     // Memberships moving under our feet on every attempt (writes in flight): the database answers.
     return this.fromDatabase(userId, query);
+  }
+
+  /**
+   * Member states read again, counts included: for unread counts the cached one cannot give (a
+   * deletion, or more new messages than a conversation keeps since it was read). One batch for all.
+   */
+  private async refreshMembers(userIds: readonly string[]): Promise<Map<string, Found<MemberState>>> {
+    this.unread.refreshes += userIds.length;
+    return this.engine.getMany<MemberState>(MEMBER, userIds, this.loadMembers, { fresh: true });
+  }
+
+  /**
+   * Unread counts in SQL, one statement for all: for a conversation state older than the member state
+   * (a write still on its way), which no member state read again would help with.
+   */
+  private async exactCounts(pairs: ReadonlyArray<readonly [string, string]>): Promise<Map<string, Map<string, number>>> {
+    this.unread.exactCounts++;
+    return this.load(() => unreadCounts(this.db, pairs));
   }
 
   private async load<T>(fn: () => Promise<T>): Promise<T> {
@@ -229,36 +257,71 @@ export class ConversationListCache implements ConversationListSource, WriteSubsc
 
   /**
    * The items of these conversations as `userId` sees them now, for those in the user's list (the
-   * others are left out): what a push sends and a changes feed returns. A conversation's state older
-   * than `atLeast` says is read again from the database.
+   * others are left out): what a changes feed returns. A conversation's state older than `atLeast`
+   * says is read again from the database.
    */
   async itemsFor(userId: string, member: MemberState, conversationIds: readonly string[], atLeast?: ReadonlyMap<string, number>): Promise<Map<string, string>> {
-    const wanted = conversationIds.filter((c) => member.conversationIds.has(c));
-    const out = new Map<string, string>();
-    if (wanted.length === 0) return out;
-    const found = await this.engine.getMany<ConversationState>(CONVERSATION, wanted, this.loadConversations);
-    const stale = wanted.filter((c) => (found.get(c)?.entry.version ?? -1) < (atLeast?.get(c) ?? 0));
+    const { items } = await this.itemsForMany([{ userId, member, conversationIds }], atLeast);
+    return items.get(userId) ?? new Map();
+  }
+
+  /**
+   * itemsFor for many users at once (a push to every connected member of a conversation): the
+   * conversations' states are read once for all, and the unread counts the cached states cannot give
+   * take what a compose takes (member states read again, then SQL), each one batch for every user
+   * that needs it. Returns the items by user, and the member states read again meanwhile (newer than
+   * the ones given), by user.
+   */
+  async itemsForMany(requests: readonly ItemRequest[], atLeast?: ReadonlyMap<string, number>): Promise<ManyItems> {
+    const items = new Map<string, Map<string, string>>();
+    const refreshed = new Map<string, MemberState>();
+    const wanted = new Set<string>();
+    for (const r of requests) for (const c of r.conversationIds) if (r.member.conversationIds.has(c)) wanted.add(c);
+    if (wanted.size === 0) return { items, refreshed };
+    const ids = [...wanted];
+    const found = await this.engine.getMany<ConversationState>(CONVERSATION, ids, this.loadConversations);
+    const stale = ids.filter((c) => (found.get(c)?.entry.version ?? -1) < (atLeast?.get(c) ?? 0));
     if (stale.length > 0) {
       for (const [id, f] of await this.engine.getMany<ConversationState>(CONVERSATION, stale, this.loadConversations, { fresh: true })) found.set(id, f);
     }
-    const viewer = Number(userId);
-    const byId = new Map(member.memberships.map((m) => [m.c, m]));
-    const uncounted: Array<[string, ConversationState]> = [];
-    for (const c of wanted) {
-      const state = found.get(c)?.entry.value;
-      if (state == null) continue;
-      const n = unreadCount(viewer, byId.get(c)!, state);
-      if (n === undefined) uncounted.push([c, state]);
-      else out.set(c, itemJson(userId, state, n));
-    }
-    if (uncounted.length > 0) {
-      const exact = await this.load(() => unreadCounts(this.db, userId, uncounted.map(([c]) => c)));
-      for (const [c, state] of uncounted) {
-        const n = exact.get(c);
-        if (n !== undefined) out.set(c, itemJson(userId, state, n));
+    const states = new Map<string, ConversationState>();
+    for (const [id, f] of found) if (f.entry.value != null) states.set(id, f.entry.value);
+
+    /** Counts what this member state can; the conversations it cannot count are returned. */
+    const count = (r: ItemRequest, member: MemberState): string[] => {
+      const viewer = Number(r.userId);
+      const byId = new Map(member.memberships.map((m) => [m.c, m]));
+      const mine = new Map<string, string>();
+      const uncounted: string[] = [];
+      for (const c of r.conversationIds) {
+        const m = byId.get(c);
+        const state = states.get(c);
+        if (m === undefined || state === undefined) continue;
+        const n = unreadCount(viewer, m, state);
+        if (n === undefined) uncounted.push(c);
+        else mine.set(c, itemJson(r.userId, state, n));
       }
+      items.set(r.userId, mine);
+      return uncounted;
+    };
+
+    const behind = requests.filter((r) => count(r, r.member).length > 0);
+    if (behind.length === 0) return { items, refreshed };
+    const members = await this.refreshMembers(behind.map((r) => r.userId));
+    const pairs: Array<readonly [string, string]> = [];
+    for (const r of behind) {
+      const member = members.get(r.userId)?.entry.value ?? r.member;
+      if (member !== r.member) refreshed.set(r.userId, member);
+      for (const c of count(r, member)) pairs.push([r.userId, c]);
     }
-    return out;
+    if (pairs.length === 0) return { items, refreshed };
+    const exact = await this.exactCounts(pairs);
+    for (const [userId, c] of pairs) {
+      const n = exact.get(userId)?.get(c);
+      const state = states.get(c);
+      if (n !== undefined && state !== undefined) items.get(userId)!.set(c, itemJson(userId, state, n));
+    }
+    return { items, refreshed };
   }
 
   /** The engine this list is cached in (its events drive the push). */
