@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { LIMITS } from '../model/limits.js';
-import { lazyChildLogger } from '../observability/logger.js';
+import { lazyChildLogger, requestLogFields } from '../observability/logger.js';
 import type { HttpContext } from './context.js';
 import { adminScope, authenticatedScope, publicScope } from './plugins/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './plugins/errors.js';
@@ -42,7 +42,8 @@ declare module 'fastify' {
 /** Builds the HTTP app: external plugins, then app plugins, then routes. Does not listen. */
 export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
-    loggerInstance: ctx.logger as FastifyBaseLogger,
+    // Whichever logger the gateway was given: its request lines go through this serializer.
+    loggerInstance: ctx.logger.child({}, { serializers: { req: requestLogFields } }) as FastifyBaseLogger,
     bodyLimit: LIMITS.bodyMaxBytes,
     // Request logs at debug: at info, two log lines per request would cost more than a cache hit.
     logController: new LogController({ disableRequestLogging: !ctx.logger.isLevelEnabled('debug') }),

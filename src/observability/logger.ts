@@ -5,6 +5,37 @@ export function createLogger(level: string): Logger {
   return pino({ level, base: { service: 'chatgate' } });
 }
 
+/** `token=` query values in a URL (the stream's login from a browser, which cannot send a header). */
+const QUERY_TOKEN = /([?&]token=)[^&#]*/g;
+
+export function withoutQueryToken(url: string): string {
+  return url.includes('token=') ? url.replace(QUERY_TOKEN, '$1[redacted]') : url;
+}
+
+interface LoggedRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string | string[] | undefined>;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/**
+ * Fastify's own `req` serializer (the same fields), but the URL without its token: a request log
+ * line must not hand a reader of the logs a working credential.
+ */
+export function requestLogFields(req: LoggedRequest): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: withoutQueryToken(req.url),
+    version: req.headers?.['accept-version'],
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 const METHODS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { TokenClaims, TokenService } from '../domain/auth/tokens.js';
 import type { Hub, Peer } from './hub.js';
@@ -45,6 +46,7 @@ export function serveStream(socket: WebSocket, token: string | undefined, deps: 
     const id = claims.sub;
     const p: Peer = {
       send: (frame) => socket.send(frame),
+      batch: (sends) => corked(socket, sends),
       close,
       get bufferedAmount() {
         return socket.bufferedAmount;
@@ -99,6 +101,21 @@ export function serveStream(socket: WebSocket, token: string | undefined, deps: 
   socket.on('error', (err) => deps.onError(err));
 
   if (token !== undefined) authenticate(token);
+}
+
+/**
+ * ws writes every frame to the TCP socket on its own (a syscall and, with Nagle off, a packet each)
+ * and offers no batching of its own; corked, the frames sent meanwhile leave in one writev. The
+ * underlying socket is ws's `_socket` (not in its types).
+ */
+function corked(socket: WebSocket, sends: () => void): void {
+  const raw = (socket as unknown as { _socket?: Duplex | null })._socket;
+  raw?.cork();
+  try {
+    sends();
+  } finally {
+    raw?.uncork();
+  }
 }
 
 /** Drops peers that did not answer the previous ping, and pings the others (one timer for all). */

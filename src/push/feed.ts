@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Applied, Engine } from '../cache/engine/index.js';
-import type { ConversationListCache } from '../conversation-list/cached-source.js';
+import type { ConversationListCache, ItemRequest } from '../conversation-list/cached-source.js';
 import { decodeNote, type BusNote } from '../conversation-list/note.js';
 import { MEMBER, type MemberState } from '../conversation-list/state.js';
 import type { Hub } from './hub.js';
@@ -96,22 +96,40 @@ export class PushFeed {
     const atLeast = new Map(note.cs.map((c, i) => [c, note.cv[i] ?? 0]));
 
     const messageTo = note.c !== null && (note.msg !== undefined || note.mid !== undefined) ? [...this.hub.membersOf(note.c)] : [];
+    const requests: ItemRequest[] = [];
     for (const [userId, conversations] of items) {
       const member = this.hub.member(userId);
-      if (member === undefined) continue;
-      const built = await this.list.itemsFor(userId, member, [...conversations], atLeast);
-      for (const item of built.values()) this.hub.send(userId, conversationFrame(position, item));
+      if (member !== undefined) requests.push({ userId, member, conversationIds: [...conversations] });
     }
+    // One batch for every user: the conversations' states are read once, unread counts a member's
+    // cached state cannot give are read for all such users in one go.
+    const built = await this.list.itemsForMany(requests, atLeast);
+    for (const r of requests) {
+      const newer = built.refreshed.get(r.userId);
+      // Only over the state the items were counted from: one applied meanwhile is newer still.
+      if (newer !== undefined && this.hub.member(r.userId) === r.member) this.hub.setMember(r.userId, newer);
+    }
+
+    // Each user's frames of this write, in order: their items, a removal, the message.
+    const frames = new Map<string, string[]>();
+    const push = (userId: string, frame: string): void => {
+      const list = frames.get(userId);
+      if (list === undefined) frames.set(userId, [frame]);
+      else list.push(frame);
+    };
+    for (const [userId, byConversation] of built.items) for (const item of byConversation.values()) push(userId, conversationFrame(position, item));
     if (note.c !== null) {
-      for (const u of note.r) if (this.hub.has(u) && !this.hub.member(u)?.conversationIds.has(note.c)) this.hub.send(u, removedFrame(position, note.c));
+      for (const u of note.r) if (this.hub.has(u) && !this.hub.member(u)?.conversationIds.has(note.c)) push(u, removedFrame(position, note.c));
       const event = note.k === 'message.created' ? 'created' : note.k === 'message.edited' ? 'edited' : note.k === 'message.deleted' ? 'deleted' : undefined;
       if (event !== undefined) {
         const id = note.msg?.id ?? note.mid ?? '';
+        let frame: string | undefined;
         for (const u of messageTo) {
-          if (this.hub.member(u)?.conversationIds.has(note.c)) this.hub.send(u, messageFrame(position, event, note.c, id, note.msg));
+          if (this.hub.member(u)?.conversationIds.has(note.c)) push(u, (frame ??= messageFrame(position, event, note.c, id, note.msg)));
         }
       }
     }
+    for (const [userId, list] of frames) this.hub.send(userId, list);
   }
 
   close(): void {

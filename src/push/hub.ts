@@ -4,6 +4,8 @@ import { CLOSE } from './protocol.js';
 /** One client connection, as the hub sees it (a WebSocket in production). */
 export interface Peer {
   send(frame: string): void;
+  /** Runs `sends`, whose frames then leave in one write to the socket (where the transport can). */
+  batch(sends: () => void): void;
   close(code: number, reason: string): void;
   /** Bytes queued for the client but not yet written to its socket. */
   readonly bufferedAmount: number;
@@ -84,16 +86,33 @@ export class Hub {
     return this.connections;
   }
 
-  /** To every connection of the user; a connection whose client reads too slowly is closed instead. */
-  send(userId: string, frame: string): void {
+  /**
+   * To every connection of the user, frames in order, small ones coalesced into one socket write; a
+   * connection whose client reads too slowly is closed instead. The cap is checked before each write:
+   * bytes held for a coalesced write count as buffered until it goes, so coalescing stops at a bound.
+   */
+  send(userId: string, frames: string | readonly string[]): void {
     const u = this.users.get(userId);
     if (u === undefined) return;
+    const list = typeof frames === 'string' ? [frames] : frames;
     for (const p of u.peers) {
-      if (p.bufferedAmount > this.o.maxBufferedBytes) {
-        p.close(CLOSE.SLOW_CONSUMER, 'slow consumer: reconnect and resume');
-        continue;
+      let i = 0;
+      while (i < list.length) {
+        if (p.bufferedAmount > this.o.maxBufferedBytes) {
+          p.close(CLOSE.SLOW_CONSUMER, 'slow consumer: reconnect and resume');
+          break;
+        }
+        const start = i;
+        let chars = list[i++]!.length;
+        while (i < list.length && chars + list[i]!.length <= COALESCE_CHARS) chars += list[i++]!.length;
+        const end = i;
+        if (end - start === 1) p.send(list[start]!);
+        else {
+          p.batch(() => {
+            for (let k = start; k < end; k++) p.send(list[k]!);
+          });
+        }
       }
-      p.send(frame);
     }
   }
 
@@ -125,3 +144,6 @@ export class Hub {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
+
+/** Frames coalesced into one socket write, at most (characters: a bound, not an exact byte count). */
+const COALESCE_CHARS = 16 * 1024;

@@ -117,16 +117,26 @@ export async function bumpConversationsShowing(db: Queryable, userId: string): P
   return rows.map((r) => r.id);
 }
 
-/** Exact unread counts of `userId` in these conversations (their active memberships only). */
-export async function unreadCounts(db: Queryable, userId: string, conversationIds: readonly string[]): Promise<Map<string, number>> {
-  const { rows } = await db.query<{ id: string; n: number }>(
-    `SELECT cm.conversation_id::text AS id,
+/**
+ * Exact unread counts for these (user, conversation) pairs, active memberships only, in one statement:
+ * user id -> conversation id -> count (a push to many members of one conversation is one query).
+ */
+export async function unreadCounts(db: Queryable, pairs: ReadonlyArray<readonly [userId: string, conversationId: string]>): Promise<Map<string, Map<string, number>>> {
+  const out = new Map<string, Map<string, number>>();
+  if (pairs.length === 0) return out;
+  const { rows } = await db.query<{ userId: string; id: string; n: number }>(
+    `SELECT cm.user_id::text AS "userId", cm.conversation_id::text AS id,
        (SELECT count(*)::int FROM messages um
         WHERE um.conversation_id = cm.conversation_id AND um.deleted_at IS NULL
           AND um.id > cm.last_read_message_id AND um.sender_id <> cm.user_id) AS n
-     FROM conversation_members cm
-     WHERE cm.user_id = $1 AND cm.conversation_id = ANY($2::bigint[]) AND cm.left_at IS NULL`,
-    [userId, conversationIds],
+     FROM unnest($1::bigint[], $2::bigint[]) AS x(u, c)
+     JOIN conversation_members cm ON cm.user_id = x.u AND cm.conversation_id = x.c AND cm.left_at IS NULL`,
+    [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
   );
-  return new Map(rows.map((r) => [r.id, r.n]));
+  for (const r of rows) {
+    let byConversation = out.get(r.userId);
+    if (byConversation === undefined) out.set(r.userId, (byConversation = new Map()));
+    byConversation.set(r.id, r.n);
+  }
+  return out;
 }

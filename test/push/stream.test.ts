@@ -316,6 +316,27 @@ describe('every write route pushes to co-members on another instance, never olde
     expect(outsider.events).toEqual([]);
   });
 
+  it('members who never read, past the messages a conversation state keeps: each pushed item is the list’s item, unread count included', async () => {
+    const api = writer().api;
+    const [admin, first, second] = await Promise.all([registerUser(api, 'Poster'), registerUser(api, 'Lurker 1'), registerUser(api, 'Lurker 2')]);
+    const group = await createGroup(api, admin, [first!, second!], 'Busy');
+    const lurkers = [await connect(first!), await connect(second!)];
+    // Past RECENT_MESSAGES (50) since the lurkers' member states were read when they connected.
+    const POSTS = 60;
+    for (let i = 1; i <= POSTS; i++) {
+      const posted = await postMessage(api, admin, group.id, `busy ${i}`);
+      for (const [k, client] of lurkers.entries()) {
+        const frame = await client.waitFor((f) => f.type === 'conversation' && f.item.id === group.id && f.item.lastMessage?.id === posted.id);
+        expect(frame.item.unreadCount, `post ${i}`).toBe(i);
+        if (i % 10 === 0 || i === 51) {
+          const res = await pushing().api.get(`${V1}/conversations?limit=100`, [first!, second!][k]!.token);
+          expect(res.status, res.text).toBe(200);
+          expect(byId(res.body.data, group.id), `post ${i}`).toEqual(frame.item);
+        }
+      }
+    }
+  });
+
   it('DELETE /api/v1/admin/cache: clients connected to another instance are told to resync', async () => {
     const api = writer().api;
     const root = await api.post(`${V1}/auth/register`, undefined, { username: 'root', password: 'password-123' });
