@@ -244,6 +244,25 @@ export class RedisCluster {
     }
   }
 
+  /**
+   * A failover as a host crash causes it: SIGKILL of `master`, then the wait until the cluster itself
+   * has promoted its replica (no CLUSTER FAILOVER: the replicas notice within cluster-node-timeout and
+   * elect one). Returns the new master and how long the slots were unserved.
+   */
+  async failover(master: RedisServer | ClusterNode, timeoutMs = 20_000): Promise<{ promoted: ClusterNode; ms: number }> {
+    const started = performance.now();
+    await this.kill(master);
+    const promoted = await this.waitForPromotion(master, timeoutMs);
+    return { promoted, ms: Math.round(performance.now() - started) };
+  }
+
+  /** The live masters, with how many keys each holds (DBSIZE), most keys first. */
+  async mastersByKeys(): Promise<Array<{ node: ClusterNode; keys: number }>> {
+    const masters = (await this.topology()).filter((n) => n.role === 'master' && !n.failing && n.server.isRunning);
+    const sized = await Promise.all(masters.map(async (node) => ({ node, keys: Number(await this.ask(node.server, 'DBSIZE')) })));
+    return sized.sort((a, b) => b.keys - a.keys);
+  }
+
   /** What keeps the cluster from being healthy, as every live node sees it; empty when healthy. */
   private async problems(): Promise<string[]> {
     const out: string[] = [];
