@@ -1,10 +1,10 @@
 /**
- * `npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|all]
+ * `npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|cluster|cluster-failover|all]
  *                             [--database-url postgres://...] [--admin-url postgres://...] [--instances N] [--json file] [--self-test]`
  *
  * Checks the freshness guarantee of the API contract under a seeded, randomized, concurrent workload
  * on 3 gateway instances that share one PostgreSQL database and one Redis of the tool's own (so that
- * faults can be injected into it): every list read must reflect every write acknowledged before the
+ * faults can be injected into it; the cluster scenarios: a Redis Cluster of 3 masters and 3 replicas): every list read must reflect every write acknowledged before the
  * read was sent, by a user it affects (see scripts/check-freshness/checker.ts for the facts checked and
  * model.ts for why each is decidable). After the load (and the fault) every list from every instance
  * must equal the uncached oracle byte for byte, and the database must hold every acknowledged write.
@@ -18,6 +18,7 @@ import { summary, table } from './check-freshness/report.js';
 import type { RunResult } from './check-freshness/result.js';
 import { runScenario } from './check-freshness/run.js';
 import { SCENARIOS, type Scenario } from './check-freshness/scenarios.js';
+import { CLUSTER_SCENARIOS, type ClusterScenario } from './check-freshness/cluster-scenarios.js';
 
 function fail(msg: string): never {
   process.stderr.write(`check:freshness: ${msg}\n`);
@@ -41,7 +42,7 @@ const { values: a } = parseArgs({
 });
 if (a.help) {
   process.stdout.write(
-    'npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|all]\n' +
+    'npm run check:freshness -- [--seed N] [--duration S] [--users N] [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|cluster|cluster-failover|all]\n' +
       '                           [--database-url URL] [--admin-url URL] [--instances N] [--json FILE]\n',
   );
   process.exit(0);
@@ -55,8 +56,9 @@ const seed = int('seed', a.seed, 0, 2 ** 32 - 1);
 const durationS = int('duration', a.duration, 1, 3600);
 const users = int('users', a.users, 3, 1000);
 const instances = int('instances', a.instances, 1, 16);
-const scenarios: Scenario[] =
-  a.scenario === 'all' ? [...SCENARIOS] : SCENARIOS.includes(a.scenario as Scenario) ? [a.scenario as Scenario] : fail(`unknown --scenario ${a.scenario}`);
+const KNOWN: Array<Scenario | ClusterScenario> = [...SCENARIOS, ...CLUSTER_SCENARIOS];
+const scenarios: Array<Scenario | ClusterScenario> =
+  a.scenario === 'all' ? KNOWN : KNOWN.includes(a.scenario as Scenario) ? [a.scenario as Scenario] : fail(`unknown --scenario ${a.scenario}`);
 if (a['database-url'] && !/^postgres(ql)?:\/\//.test(a['database-url'])) fail('--database-url must be postgres://...');
 
 const results: RunResult[] = [];

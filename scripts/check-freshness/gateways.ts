@@ -12,7 +12,8 @@ export interface Instance {
 
 export interface GatewaysOptions {
   databaseUrl: string;
-  redisUrl: string;
+  /** REDIS_URL, or REDIS_CLUSTER_NODES. */
+  redis: { REDIS_URL: string } | { REDIS_CLUSTER_NODES: string };
   namespace: string;
   jwtSecret: string;
   instances: number;
@@ -29,7 +30,7 @@ export interface Gateways {
 
 const timed = (index: number, r: RunningGateway): Instance => ({ index, gw: r.gw, url: r.url, client: new TimedClient(r.url) });
 
-/** N in-process gateway instances of one service (one database, one Redis, one namespace) and an oracle. */
+/** N in-process gateway instances of one service (one database, one Redis or Redis Cluster, one namespace) and an oracle. */
 export async function startGateways(o: GatewaysOptions): Promise<Gateways> {
   const env: GatewayEnv = {
     DATABASE_URL: o.databaseUrl,
@@ -38,7 +39,7 @@ export async function startGateways(o: GatewaysOptions): Promise<Gateways> {
     LOG_LEVEL: 'warn',
     ADMIN_USERNAMES: o.adminUsername,
   };
-  const service = await startService(o.instances, { ...env, REDIS_URL: o.redisUrl }, {
+  const service = await startService(o.instances, { ...env, ...o.redis }, {
     options: (i) => ({ logger: o.logger.child({ instance: i }) }),
     readyTimeoutMs: 15_000,
   });

@@ -12,10 +12,11 @@ import { World } from './model.js';
 import { Progress } from './progress.js';
 import type { RunResult } from './result.js';
 import { faultPlan, type FaultTimings, type Scenario } from './scenarios.js';
+import { CLUSTER_SHAPE, clusterFaultPlan, isClusterScenario, type ClusterScenario } from './cluster-scenarios.js';
 import { newStats, ROUTES, WEIGHTS, Workload, type WriteChoice } from './workload.js';
 
 export interface RunOptions extends FaultTimings {
-  scenario: Scenario;
+  scenario: Scenario | ClusterScenario;
   seed: number;
   durationS: number;
   users: number;
@@ -36,6 +37,10 @@ export interface RunOptions extends FaultTimings {
    */
   sabotage?: boolean;
   progress?: boolean;
+}
+
+function fail(msg: string): never {
+  throw new Error(msg);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -80,7 +85,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
   process.on('uncaughtException', onUncaught);
 
   try {
-    env ??= await createEnvironment({ label: o.scenario, instances: o.instances, databaseUrl: o.databaseUrl, adminUrl: o.adminUrl });
+    env ??= await createEnvironment({ label: o.scenario, instances: o.instances, databaseUrl: o.databaseUrl, adminUrl: o.adminUrl, cluster: isClusterScenario(o.scenario) ? CLUSTER_SHAPE : undefined });
     env.logs.counts.clear();
     const run = ++env.runs;
     const { redis, db, gateways, adminUrl } = env;
@@ -134,7 +139,9 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
 
     // ---- load with the fault schedule.
     const D = o.durationS * 1000;
-    const plan = faultPlan(o.scenario, o, D, redis, db, adminUrl, terminations);
+    const plan = isClusterScenario(o.scenario)
+      ? clusterFaultPlan(o.scenario, D, env.cluster ?? fail('a cluster scenario needs a cluster environment'), `${env.namespace}:{coord}:registry`)
+      : faultPlan(o.scenario, o, D, env.redis ?? fail(`${o.scenario} needs an environment with one Redis`), db, adminUrl, terminations);
     const lastFault = plan.length ? Math.max(...plan.map((p) => p.atMs)) : 0;
     const loadEndMs = Math.max(D, lastFault + 1000);
     const loadStart = performance.now();
@@ -171,8 +178,9 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     })();
     const loops = [...Array.from({ length: writers }, () => writerLoop(rng.fork())), ...Array.from({ length: readers }, () => readerLoop(rng.fork()))];
     await sleep(loadEndMs);
-    stop = true;
+    // A fault that lasts (a failover waits for the promotion) is under load until it is over.
     await faultRunner;
+    stop = true;
     await Promise.all(loops);
     loadMs = elapsed();
     clearInterval(pumpTimer);
@@ -180,8 +188,8 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     phase('load');
 
     // ---- heal, and wait until the service has recovered: leases back, queued invalidations replayed, outbox empty.
-    if (redis.isPaused) redis.resume();
-    if (!redis.isRunning) await redis.restart();
+    if (redis?.isPaused) redis.resume();
+    if (redis && !redis.isRunning) await redis.restart();
     for (const inst of gateways.instances) {
       try {
         await inst.gw.engine?.ready(20_000);
