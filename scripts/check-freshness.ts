@@ -1,12 +1,12 @@
 /**
  * `npm run check:freshness -- [--seed N] [--duration S] [--users N]
- *                             [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|redis-outage-pause|redis-outage-kill|restart|all]
+ *                             [--scenario none|redis-kill|redis-pause|bus-kill|pg-terminate|redis-outage-pause|redis-outage-kill|restart|cluster|cluster-failover|all]
  *                             [--outage-ms MS] [--after-outage-ms MS]
  *                             [--database-url postgres://...] [--admin-url postgres://...] [--instances N] [--json file] [--self-test]`
  *
  * Checks the freshness guarantee of the API contract under a seeded, randomized, concurrent workload
  * on 3 gateway instances that share one PostgreSQL database and one Redis of the tool's own (so that
- * faults can be injected into it): every list read must reflect every write acknowledged before the
+ * faults can be injected into it; the cluster scenarios: a Redis Cluster of 3 masters and 3 replicas): every list read must reflect every write acknowledged before the
  * read was sent, by a user it affects (see scripts/check-freshness/checker.ts for the facts checked and
  * model.ts for why each is decidable). After the load (and the fault) every list from every instance
  * must equal the uncached oracle byte for byte, and the database must hold every acknowledged write.
@@ -23,6 +23,7 @@ import { summary, table } from './check-freshness/report.js';
 import type { RunResult } from './check-freshness/result.js';
 import { runScenario } from './check-freshness/run.js';
 import { SCENARIOS, type Scenario } from './check-freshness/scenarios.js';
+import { CLUSTER_SCENARIOS, type ClusterScenario } from './check-freshness/cluster-scenarios.js';
 
 function fail(msg: string): never {
   process.stderr.write(`check:freshness: ${msg}\n`);
@@ -49,7 +50,7 @@ const { values: a } = parseArgs({
 if (a.help) {
   process.stdout.write(
     'npm run check:freshness -- [--seed N] [--duration S] [--users N]\n' +
-      `                           [--scenario ${SCENARIOS.join('|')}|all]\n` +
+      `                           [--scenario ${[...SCENARIOS, ...CLUSTER_SCENARIOS].join('|')}|all]\n` +
       '                           [--outage-ms MS (redis-outage-*: 30000)] [--after-outage-ms MS (load after it: 15000)]\n' +
       '                           [--database-url URL] [--admin-url URL] [--instances N] [--json FILE] [--self-test]\n',
   );
@@ -66,8 +67,9 @@ const users = int('users', a.users, 3, 1000);
 const instances = int('instances', a.instances, 1, 16);
 const outageMs = int('outage-ms', a['outage-ms'], 100, 3_600_000);
 const afterOutageMs = int('after-outage-ms', a['after-outage-ms'], 0, 3_600_000);
-const scenarios: Scenario[] =
-  a.scenario === 'all' ? [...SCENARIOS] : SCENARIOS.includes(a.scenario as Scenario) ? [a.scenario as Scenario] : fail(`unknown --scenario ${a.scenario}`);
+const KNOWN: Array<Scenario | ClusterScenario> = [...SCENARIOS, ...CLUSTER_SCENARIOS];
+const scenarios: Array<Scenario | ClusterScenario> =
+  a.scenario === 'all' ? KNOWN : KNOWN.includes(a.scenario as Scenario) ? [a.scenario as Scenario] : fail(`unknown --scenario ${a.scenario}`);
 if (a['database-url'] && !/^postgres(ql)?:\/\//.test(a['database-url'])) fail('--database-url must be postgres://...');
 
 const results: RunResult[] = [];

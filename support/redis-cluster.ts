@@ -244,6 +244,47 @@ export class RedisCluster {
     }
   }
 
+  /**
+   * A failover as a host crash causes it: SIGKILL of `master`, then the wait until the cluster itself
+   * has promoted its replica (no CLUSTER FAILOVER: the replicas notice within cluster-node-timeout and
+   * elect one). Returns the new master and how long the slots were unserved.
+   */
+  async failover(master: RedisServer | ClusterNode, timeoutMs = 20_000): Promise<{ promoted: ClusterNode; ms: number }> {
+    const started = performance.now();
+    await this.kill(master);
+    const promoted = await this.waitForPromotion(master, timeoutMs);
+    return { promoted, ms: Math.round(performance.now() - started) };
+  }
+
+  /** The live masters, with how many keys each holds (DBSIZE), most keys first. */
+  async mastersByKeys(): Promise<Array<{ node: ClusterNode; keys: number }>> {
+    const masters = (await this.topology()).filter((n) => n.role === 'master' && !n.failing && n.server.isRunning);
+    const sized = await Promise.all(masters.map(async (node) => ({ node, keys: Number(await this.ask(node.server, 'DBSIZE')) })));
+    return sized.sort((a, b) => b.keys - a.keys);
+  }
+
+  /**
+   * Moves the slot of `key` to master `to` as a resharding does (IMPORTING/MIGRATING, MIGRATE of its
+   * keys, SETSLOT NODE on every master), without telling any client: their slot maps are stale
+   * until a MOVED reply corrects them.
+   */
+  async moveSlotOf(key: string, to: ClusterNode): Promise<{ slot: number; from: ClusterNode }> {
+    const from = await this.masterForKey(key);
+    if (from.id === to.id) throw new Error(`${key} is already on ${to.address}`);
+    const slot = Number(await this.ask(from.server, 'CLUSTER', 'KEYSLOT', key));
+    await this.ask(to.server, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from.id);
+    await this.ask(from.server, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', to.id);
+    for (;;) {
+      const keys = (await this.admin(from.server).call('CLUSTER', 'GETKEYSINSLOT', String(slot), '100')) as string[];
+      if (keys.length === 0) break;
+      await this.admin(from.server).call('MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'KEYS', ...keys);
+    }
+    const masters = (await this.topology()).filter((n) => n.role === 'master' && !n.failing && n.server.isRunning);
+    // The new owner first, then the old one, then the others (the order redis-cli uses).
+    for (const m of [to, from, ...masters.filter((n) => n.id !== to.id && n.id !== from.id)]) await this.ask(m.server, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', to.id);
+    return { slot, from };
+  }
+
   /** What keeps the cluster from being healthy, as every live node sees it; empty when healthy. */
   private async problems(): Promise<string[]> {
     const out: string[] = [];

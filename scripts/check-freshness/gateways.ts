@@ -12,7 +12,8 @@ export interface Instance {
 
 export interface GatewaysOptions {
   databaseUrl: string;
-  redisUrl: string;
+  /** REDIS_URL, or REDIS_CLUSTER_NODES. */
+  redis: { REDIS_URL: string } | { REDIS_CLUSTER_NODES: string };
   namespace: string;
   jwtSecret: string;
   instances: number;
@@ -31,7 +32,7 @@ export interface Gateways {
 
 const timed = (index: number, r: RunningGateway): Instance => ({ index, gw: r.gw, url: r.url, client: new TimedClient(r.url) });
 
-/** N in-process gateway instances of one service (one database, one Redis, one namespace) and an oracle. */
+/** N in-process gateway instances of one service (one database, one Redis or Redis Cluster, one namespace) and an oracle. */
 export async function startGateways(o: GatewaysOptions): Promise<Gateways> {
   const env: GatewayEnv = {
     DATABASE_URL: o.databaseUrl,
@@ -41,7 +42,7 @@ export async function startGateways(o: GatewaysOptions): Promise<Gateways> {
     ADMIN_USERNAMES: o.adminUsername,
   };
   // A graceful stop (the restart scenario) drains for a moment first, as a balancer's health checks need.
-  const service = await startService(o.instances, { ...env, REDIS_URL: o.redisUrl, SHUTDOWN_DELAY_MS: '300' }, {
+  const service = await startService(o.instances, { ...env, ...o.redis, SHUTDOWN_DELAY_MS: '300' }, {
     options: (i) => ({ logger: o.logger.child({ instance: i }) }),
     readyTimeoutMs: 15_000,
   });

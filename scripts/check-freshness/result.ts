@@ -1,9 +1,10 @@
 import type { PhaseLatency } from './latency.js';
+import type { ClusterScenario } from './cluster-scenarios.js';
 import type { Scenario } from './scenarios.js';
 
 /** What one scenario's run found (the CLI prints it, the test asserts on it). */
 export interface RunResult {
-  scenario: Scenario;
+  scenario: Scenario | ClusterScenario;
   seed: number;
   users: number;
   instances: number;

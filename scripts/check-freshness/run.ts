@@ -13,11 +13,12 @@ import { World } from './model.js';
 import { latencyByPhase, type PhaseLatency, type WriteTiming } from './latency.js';
 import { Progress } from './progress.js';
 import type { RunResult } from './result.js';
-import { faultPlan, type FaultTimings, type Scenario } from './scenarios.js';
+import { faultPlan, type FaultEvent, type FaultPlan, type FaultTimings, type Scenario } from './scenarios.js';
+import { CLUSTER_SHAPE, clusterFaultPlan, isClusterScenario, type ClusterScenario } from './cluster-scenarios.js';
 import { newStats, ROUTES, WEIGHTS, Workload, type WriteChoice } from './workload.js';
 
 export interface RunOptions extends FaultTimings {
-  scenario: Scenario;
+  scenario: Scenario | ClusterScenario;
   seed: number;
   durationS: number;
   users: number;
@@ -38,6 +39,16 @@ export interface RunOptions extends FaultTimings {
    */
   sabotage?: boolean;
   progress?: boolean;
+}
+
+/** A cluster scenario's faults, with the load lasting until a second after the last one. */
+function clusterPlan(events: FaultEvent[], D: number): FaultPlan {
+  const lastFault = events.length ? Math.max(...events.map((p) => p.atMs)) : 0;
+  return { events, loadEndMs: Math.max(D, lastFault + 1000) };
+}
+
+function fail(msg: string): never {
+  throw new Error(msg);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -85,7 +96,7 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
   try {
     // Detaching a cache cannot be undone: a sabotaged run would leave a shared environment broken.
     if (o.sabotage && shared) throw new Error('a sabotaged run needs an environment of its own');
-    env ??= await createEnvironment({ label: o.scenario, instances: o.instances, databaseUrl: o.databaseUrl, adminUrl: o.adminUrl });
+    env ??= await createEnvironment({ label: o.scenario, instances: o.instances, databaseUrl: o.databaseUrl, adminUrl: o.adminUrl, cluster: isClusterScenario(o.scenario) ? CLUSTER_SHAPE : undefined });
     env.logs.counts.clear();
     const run = ++env.runs;
     const { redis, db, gateways, adminUrl } = env;
@@ -143,7 +154,9 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
 
     // ---- load with the fault schedule.
     const D = o.durationS * 1000;
-    const { events: plan, loadEndMs } = faultPlan(o.scenario, o, D, redis, db, adminUrl, terminations, balancer);
+    const { events: plan, loadEndMs } = isClusterScenario(o.scenario)
+      ? clusterPlan(clusterFaultPlan(o.scenario, D, env.cluster ?? fail('a cluster scenario needs a cluster environment'), `${env.namespace}:{coord}:registry`), D)
+      : faultPlan(o.scenario, o, D, redis ?? fail(`${o.scenario} needs an environment with one Redis`), db, adminUrl, terminations, balancer);
     const outage: { start?: number; end?: number } = {};
     const loadStart = performance.now();
     const elu0 = performance.eventLoopUtilization();
@@ -181,7 +194,8 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     })();
     const loops = [...Array.from({ length: writers }, () => writerLoop(rng.fork())), ...Array.from({ length: readers }, () => readerLoop(rng.fork()))];
     await sleep(loadEndMs);
-    // The load lasts as long as the faults (a restart step may end after the load's planned end).
+    // The load lasts as long as the faults: a restart step or a failover (it waits for the promotion)
+    // may end after the load's planned end.
     await faultRunner;
     stop = true;
     await Promise.all(loops);
@@ -205,8 +219,8 @@ export async function runScenario(o: RunOptions, shared?: Environment): Promise<
     phase('load');
 
     // ---- heal, and wait until the service has recovered: leases back, queued invalidations replayed, outbox empty.
-    if (redis.isPaused) redis.resume();
-    if (!redis.isRunning) await redis.restart();
+    if (redis?.isPaused) redis.resume();
+    if (redis && !redis.isRunning) await redis.restart();
     for (const inst of gateways.instances) {
       try {
         await inst.gw.engine?.ready(20_000);

@@ -74,6 +74,19 @@ describe('support: Redis Cluster harness', () => {
     }
   });
 
+  it('mastersByKeys counts each master’s keys (DBSIZE), most first', async () => {
+    const sized = await cluster.mastersByKeys();
+    expect(sized.map((s) => s.node.role)).toEqual(['master', 'master', 'master']);
+    // One key per master was written above, and a few more on the first key's master.
+    const [firstKey, firstMaster] = [...keys.entries()][0]!;
+    for (let i = 0; i < 5; i++) await client.set(`{${firstKey}}extra${i}`, 'x');
+    expect(sized.every((s) => s.keys >= 1)).toBe(true);
+    const again = await cluster.mastersByKeys();
+    expect(again[0]!.node.id).toBe(firstMaster.id);
+    expect(again[0]!.keys).toBe(6);
+    for (let i = 0; i < 5; i++) await client.del(`{${firstKey}}extra${i}`);
+  });
+
   it('a master killed: its replica is promoted, the client works again, and what the replica had is kept', async () => {
     const [key, victim] = [...keys.entries()][0]!;
     const replica = (await cluster.topology()).find((n) => n.masterId === victim.id)!;
@@ -86,9 +99,9 @@ describe('support: Redis Cluster harness', () => {
       onReplica.disconnect();
     }
 
-    await cluster.kill(victim);
+    const { promoted, ms } = await cluster.failover(victim, 20_000);
     expect(victim.server.isRunning).toBe(false);
-    const promoted = await cluster.waitForPromotion(victim, 20_000);
+    expect(ms).toBeGreaterThan(0);
     expect(promoted.id).toBe(replica.id);
     expect(promoted.role).toBe('master');
     expect((await cluster.masterForKey(key)).id).toBe(replica.id);

@@ -14,7 +14,7 @@ import {
   SETUP_TIMEOUT_MS,
   type TestUser,
 } from '../../helpers/fixtures.js';
-import { BACKENDS, setupEnv } from '../../helpers/gateway.js';
+import { SETUPS_WITH_CLUSTER, setupEnv } from '../../helpers/gateway.js';
 
 /** The contract's order: coalesce(lastMessageAt, createdAt) descending, then id descending. */
 function expectContractOrder(items: any[]): void {
@@ -29,7 +29,7 @@ function expectContractOrder(items: any[]): void {
 
 const previewIds = (item: any) => item.members.map((m: any) => m.userId);
 
-describe.each(BACKENDS)('the conversation list (%s)', (backend) => {
+describe.each(SETUPS_WITH_CLUSTER)('the conversation list (%s)', (backend) => {
   let env: Awaited<ReturnType<typeof setupEnv>>;
   let vera: TestUser, paul: TestUser, quinn: TestUser, wanda: TestUser;
   let alice: TestUser, bob: TestUser, carol: TestUser, dan: TestUser, eve: TestUser;

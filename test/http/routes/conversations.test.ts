@@ -12,7 +12,7 @@ import {
   registerUsers,
   type TestUser,
 } from '../../helpers/fixtures.js';
-import { BACKENDS, setupEnv } from '../../helpers/gateway.js';
+import { SETUPS_WITH_CLUSTER, setupEnv } from '../../helpers/gateway.js';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const summary = (u: TestUser, displayName = u.displayName) => ({ id: u.id, username: u.username, displayName, avatar: null });
@@ -20,7 +20,7 @@ const member = (u: TestUser, role: 'admin' | 'member') => ({ userId: u.id, role,
 /** An id no conversation has (18 digits: the largest the schema allows). */
 const NO_SUCH_ID = '999999999999999999';
 
-describe.each(BACKENDS)('conversations: create, get, update, delete, 404s (%s)', (backend) => {
+describe.each(SETUPS_WITH_CLUSTER)('conversations: create, get, update, delete, 404s (%s)', (backend) => {
   let env: Awaited<ReturnType<typeof setupEnv>>;
   let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, erin: TestUser;
   beforeAll(async () => {

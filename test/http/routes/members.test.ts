@@ -12,12 +12,12 @@ import {
   SETUP_TIMEOUT_MS,
   type TestUser,
 } from '../../helpers/fixtures.js';
-import { BACKENDS, setupEnv } from '../../helpers/gateway.js';
+import { SETUPS_WITH_CLUSTER, setupEnv } from '../../helpers/gateway.js';
 
 const previewIds = (item: any) => item.members.map((m: any) => m.userId);
 const roleOf = (item: any, u: TestUser) => item.members.find((m: any) => m.userId === u.id)?.role;
 
-describe.each(BACKENDS)('members: add, remove, leave, join (%s)', (backend) => {
+describe.each(SETUPS_WITH_CLUSTER)('members: add, remove, leave, join (%s)', (backend) => {
   let env: Awaited<ReturnType<typeof setupEnv>>;
   let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, erin: TestUser;
   beforeAll(async () => {

@@ -10,12 +10,12 @@ import {
   SETUP_TIMEOUT_MS,
   type TestUser,
 } from '../../helpers/fixtures.js';
-import { BACKENDS, setupEnv } from '../../helpers/gateway.js';
+import { SETUPS_WITH_CLUSTER, setupEnv } from '../../helpers/gateway.js';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const summary = (u: TestUser) => ({ id: u.id, username: u.username, displayName: u.displayName, avatar: null });
 
-describe.each(BACKENDS)('messages: history, post, edit, delete (%s)', (backend) => {
+describe.each(SETUPS_WITH_CLUSTER)('messages: history, post, edit, delete (%s)', (backend) => {
   let env: Awaited<ReturnType<typeof setupEnv>>;
   let alice: TestUser, bob: TestUser, carol: TestUser;
   let group: any;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RedisTarget } from '../types.js';
 import { Breaker } from './breaker.js';
-import { clientOptions, connect, scanNodes, type RedisConnection } from './client.js';
+import { clientOptions, connect, isCluster, scanNodes, type RedisConnection } from './client.js';
 import { Deadlines } from './deadline.js';
 import { defineScripts } from './scripts.js';
 
@@ -16,6 +16,15 @@ const NOT_CONNECTED = new RedisUnavailable('not connected');
 const BREAKER_OPEN = new RedisUnavailable('circuit breaker open');
 const TIMED_OUT = new RedisUnavailable('timed out');
 const SILENT = new RedisUnavailable('no late reply');
+const MOVING = new RedisUnavailable('cluster topology changing');
+
+/**
+ * Replies of a cluster whose topology is changing (a slot moved, a failover under way, a master
+ * demoted): the node did not run the call, another will. ioredis follows MOVED/ASK itself, except
+ * in a pipeline where other calls succeeded (an auto-pipeline mixing a write's installs with its
+ * broadcast): there the reply surfaces as it is.
+ */
+const CLUSTER_IN_MOTION = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|LOADING|READONLY) /;
 
 /**
  * How a call goes through: 'read' (the breaker may refuse it), 'essential' (skips an open breaker:
@@ -173,7 +182,12 @@ export class RedisL2 {
     try {
       return await (kind === 'write' ? this.writeDeadlines : this.deadlines).track(raw);
     } catch (err) {
-      if (isReplyError(err)) throw err;
+      if (isReplyError(err)) {
+        if (!CLUSTER_IN_MOTION.test((err as Error).message)) throw err;
+        // Not a refusal: the call may go again (nothing ran), once the slot map is right.
+        if (isCluster(this.cmd)) this.cmd.refreshSlotsCache();
+        throw MOVING;
+      }
       if (err !== TIMED_OUT || kind === 'write') this.noReplySince(sentAt, err !== TIMED_OUT);
       else {
         this.lateReplies.track(raw).catch((late: unknown) => {
