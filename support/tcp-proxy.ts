@@ -5,6 +5,9 @@ interface Pair {
   client: Socket;
   upstream: Socket;
   held: Array<[Socket, Buffer]>;
+  /** The server's bytes on their way to the client while `replyDelayMs` > 0, in order. */
+  late: Array<{ at: number; chunk: Buffer }>;
+  lateTimer: NodeJS.Timeout | undefined;
   /** The server closed while its last bytes were held: the client is closed once they are delivered. */
   upstreamGone: boolean;
 }
@@ -14,9 +17,12 @@ interface Pair {
  * server: pause() holds every byte in both directions (connections stay open, like a hung network path
  * or a frozen peer); holdReplies() holds only the server's bytes, and keeps them when the server closes;
  * resume() delivers what was held, each connection's bytes in one write, so the client reads them in one
- * chunk; dropConnections() closes every proxied connection.
+ * chunk; dropConnections() closes every proxied connection. `replyDelayMs` > 0 delivers the server's
+ * bytes that late, in order, and all of them: a server that is slow (a saturated host) but answers, as
+ * opposed to one that answers nothing (pause, or SIGSTOP). It applies to bytes received from then on.
  */
 export class TcpProxy {
+  replyDelayMs = 0;
   private holdToServer = false;
   private holdToClient = false;
   private readonly pairs = new Set<Pair>();
@@ -41,7 +47,7 @@ export class TcpProxy {
 
   private accept(client: Socket, targetPort: number): void {
     const upstream = connect(targetPort, '127.0.0.1');
-    const pair: Pair = { client, upstream, held: [], upstreamGone: false };
+    const pair: Pair = { client, upstream, held: [], late: [], lateTimer: undefined, upstreamGone: false };
     this.pairs.add(pair);
     client.on('data', (chunk: Buffer) => {
       if (this.holdToServer) pair.held.push([upstream, chunk]);
@@ -49,9 +55,11 @@ export class TcpProxy {
     });
     upstream.on('data', (chunk: Buffer) => {
       if (this.holdToClient) pair.held.push([client, chunk]);
+      else if (this.replyDelayMs > 0 || pair.late.length > 0) this.deliverLate(pair, chunk);
       else client.write(chunk);
     });
     const close = () => {
+      if (pair.lateTimer) clearTimeout(pair.lateTimer);
       this.pairs.delete(pair);
       client.destroy();
       upstream.destroy();
@@ -65,6 +73,24 @@ export class TcpProxy {
     client.on('error', close);
     upstream.on('close', upstreamClose);
     upstream.on('error', () => undefined); // 'close' follows
+  }
+
+  /** One FIFO and one timer per connection, so that chunks never overtake each other. */
+  private deliverLate(pair: Pair, chunk: Buffer): void {
+    const last = pair.late[pair.late.length - 1]?.at ?? 0;
+    pair.late.push({ at: Math.max(performance.now() + this.replyDelayMs, last), chunk });
+    const pump = (): void => {
+      pair.lateTimer = undefined;
+      const now = performance.now();
+      while (pair.late.length > 0 && pair.late[0]!.at <= now) pair.client.write(pair.late.shift()!.chunk);
+      if (pair.late.length > 0) pair.lateTimer = setTimeout(pump, Math.max(1, pair.late[0]!.at - now));
+    };
+    if (pair.lateTimer === undefined) pump();
+  }
+
+  /** The proxy as a Redis URL (when it is in front of a Redis). */
+  get redisUrl(): string {
+    return `redis://127.0.0.1:${this.port}`;
   }
 
   pause(): void {

@@ -183,15 +183,27 @@ export class Publisher {
 
   /**
    * Retries a Redis call until Redis' first failure + leaseMs + redisTimeoutMs. Returns undefined when
-   * that passed without success: every instance's lease has lapsed by then (nobody could renew).
+   * that passed without success: every instance's lease has lapsed by then (nobody could renew). A
+   * write call waits up to a lease for its reply (a late reply still completes the write), so a retry
+   * is raced against what is left of that window: otherwise it would get a whole lease of its own, and
+   * the first writes of an outage would wait two windows instead of one.
    */
   private async withRetry<T>(op: string, fn: () => Promise<T>): Promise<T | undefined> {
     const s = this.s;
     let firstFailure: number | undefined;
     let delay = 5;
+    const giveUp = (err: unknown): undefined => {
+      s.log.warn({ op, err: err instanceof Error ? err.message : String(err) }, 'cache could not reach redis; waited out every lease, queued for replay');
+      if (s.events.has('error')) s.events.emit('error', { op, err });
+      return undefined;
+    };
     for (;;) {
       try {
-        return await fn();
+        const attempt = fn();
+        if (firstFailure === undefined) return await attempt;
+        const out = await raceDeadline(attempt, this.deadline(firstFailure));
+        if (out === WINDOW_OVER) return giveUp(new Error('redis unavailable: the outage window passed during a retry'));
+        return out;
       } catch (err) {
         // Redis answered with an error: retrying the same call cannot help.
         if (err instanceof Error && err.name === 'ReplyError') {
@@ -201,17 +213,18 @@ export class Publisher {
         }
         const now = performance.now();
         firstFailure ??= now;
-        const from = Math.min(firstFailure, s.l2?.unreachableSince ?? firstFailure);
-        const deadline = from + s.o.leaseMs + s.o.redisTimeoutMs;
-        if (now >= deadline || s.closed) {
-          s.log.warn({ op, err: err instanceof Error ? err.message : String(err) }, 'cache could not reach redis; waited out every lease, queued for replay');
-          if (s.events.has('error')) s.events.emit('error', { op, err });
-          return undefined;
-        }
+        const deadline = this.deadline(firstFailure);
+        if (now >= deadline || s.closed) return giveUp(err);
         await new Promise((r) => setTimeout(r, Math.min(delay, deadline - now)));
         delay = Math.min(delay * 2, 100);
       }
     }
+  }
+
+  /** The end of an outage's window: from Redis' first unanswered moment, a lease and a timeout. */
+  private deadline(firstFailure: number): number {
+    const s = this.s;
+    return Math.min(firstFailure, s.l2?.unreachableSince ?? firstFailure) + s.o.leaseMs + s.o.redisTimeoutMs;
   }
 
   scheduleReplay(): void {
@@ -252,4 +265,14 @@ export class Publisher {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
   }
+}
+
+const WINDOW_OVER = Symbol('window over');
+
+/** `p`, or WINDOW_OVER at `deadline` (performance.now() time) if it has not settled by then. */
+function raceDeadline<T>(p: Promise<T>, deadline: number): Promise<T | typeof WINDOW_OVER> {
+  p.catch(() => undefined); // a call raced out may still fail later: not an unhandled rejection
+  let timer: NodeJS.Timeout | undefined;
+  const over = new Promise<typeof WINDOW_OVER>((resolve) => (timer = setTimeout(() => resolve(WINDOW_OVER), Math.max(0, deadline - performance.now()))));
+  return Promise.race([p, over]).finally(() => clearTimeout(timer));
 }
