@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { connect } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
 /** What goes on the wire: the path is sent as it is (already percent-encoded, or deliberately not). */
 export interface WireRequest {
@@ -99,7 +100,7 @@ export class HttpSender {
             res: {
               status: res.statusCode ?? 0,
               headers: flatHeaders(res.headers),
-              text: Buffer.concat(chunks).toString('utf8'),
+              text: bodyText(Buffer.concat(chunks), res.headers['content-encoding']),
               ms: performance.now() - started,
             },
           });
@@ -195,5 +196,21 @@ export function parseRawResponse(buf: Buffer, needComplete = false): Omit<WireRe
     // Body delimited by the connection's end.
     return undefined;
   }
-  return { status, headers, text: rest.toString('utf8') };
+  return { status, headers, text: bodyText(rest, headers['content-encoding']) };
+}
+
+/**
+ * The body as text, decoded as its Content-Encoding says (the list is sent gzipped to a client that
+ * accepts it), so that every check reads what a client would. A body that does not decode is kept as
+ * it came, and fails the checks as such.
+ */
+export function bodyText(body: Buffer, contentEncoding: string | undefined): string {
+  if (contentEncoding?.trim().toLowerCase() === 'gzip' && body.length > 0) {
+    try {
+      return gunzipSync(body).toString('utf8');
+    } catch {
+      return body.toString('utf8');
+    }
+  }
+  return body.toString('utf8');
 }
