@@ -79,13 +79,15 @@ export class TcpProxy {
   private deliverLate(pair: Pair, chunk: Buffer): void {
     const last = pair.late[pair.late.length - 1]?.at ?? 0;
     pair.late.push({ at: Math.max(performance.now() + this.replyDelayMs, last), chunk });
-    const pump = (): void => {
-      pair.lateTimer = undefined;
-      const now = performance.now();
-      while (pair.late.length > 0 && pair.late[0]!.at <= now) pair.client.write(pair.late.shift()!.chunk);
-      if (pair.late.length > 0) pair.lateTimer = setTimeout(pump, Math.max(1, pair.late[0]!.at - now));
-    };
-    if (pair.lateTimer === undefined) pump();
+    if (pair.lateTimer === undefined) this.pumpLate(pair);
+  }
+
+  /** Writes the chunks that are due, and sets the timer for the next one. */
+  private pumpLate(pair: Pair): void {
+    pair.lateTimer = undefined;
+    const now = performance.now();
+    while (pair.late.length > 0 && pair.late[0]!.at <= now) pair.client.write(pair.late.shift()!.chunk);
+    if (pair.late.length > 0) pair.lateTimer = setTimeout(() => this.pumpLate(pair), Math.max(1, pair.late[0]!.at - now));
   }
 
   /** The proxy as a Redis URL (when it is in front of a Redis). */
