@@ -4,7 +4,7 @@ import { AckTracker } from './coherence/acks.js';
 import { Bus } from './coherence/bus.js';
 import { Lease } from './coherence/lease.js';
 import { Publisher } from './coherence/publisher.js';
-import { decodeAck, decodeBusMessage, encodeAck } from './coherence/wire.js';
+import { decodeAck, decodeBusMessage, decodeSequenced, encodeAck } from './coherence/wire.js';
 import { TypedEmitter } from './emitter.js';
 import { MemoryJournal } from './journal/memory.js';
 import { RedisJournal } from './journal/redis.js';
@@ -62,6 +62,8 @@ export class VersionedEngine implements Engine {
   private readonly startedAt = performance.now();
   private everCoherent = false;
   private settles = false;
+  /** The number of the last numbered message heard on our inbox (0: none yet), see onInbox. */
+  private inboxSeq = 0;
   private readonly readyWaiters = new Set<() => void>();
 
   constructor(opts: EngineOptions) {
@@ -237,8 +239,22 @@ export class VersionedEngine implements Engine {
     this.s.l2?.publish(this.s.l2.inboxPrefix + m.origin, encodeAck(m.id, this.instanceId)).catch(() => undefined);
   }
 
-  /** Our inbox: lease heartbeats (`hb:`), acks of our writes (`a:`), and other instances' messages. */
+  /**
+   * Our inbox: lease heartbeats (`hb:`), acks of our writes (`a:`), and other instances' messages.
+   * Everything but acks is numbered by the script that published it: a number skipped is a message
+   * lost on the way (a cluster subscriber moved to another node, a cluster-bus link dropped) while
+   * the heartbeats that keep our lease go on arriving. What it carried may be in L1 in an older
+   * version, so memory is dropped as on a regained lease, before this message extends anything.
+   * (An ack lost costs nothing: its writer waits for our lease.)
+   */
   private onInbox(raw: Buffer): void {
+    const numbered = decodeSequenced(raw);
+    if (numbered !== undefined) {
+      const expected = this.inboxSeq + 1;
+      this.inboxSeq = numbered.seq;
+      if (expected !== 1 && numbered.seq !== expected) this.onMissedMessages(numbered.redisNow, numbered.seq - expected);
+      raw = numbered.rest;
+    }
     if (raw[0] === 0x68 /* h */ && raw[1] === 0x62 /* b */) {
       this.lease?.onEcho(raw.toString());
       return;
@@ -249,6 +265,18 @@ export class VersionedEngine implements Engine {
       return;
     }
     this.onBusMessage(raw);
+  }
+
+  /**
+   * Messages to our inbox were lost. Every one was published before `redisNow` (one script at a time
+   * on the coordination slot): flushing L1 and distrusting what Redis held before then leaves nothing
+   * here that a lost write could have made stale.
+   */
+  private onMissedMessages(redisNow: number, skipped: number): void {
+    this.log.warn({ skipped }, 'cache bus messages lost on the way: L1 flushed');
+    this.s.flush();
+    this.s.n.flushes++;
+    this.s.l2TrustFromMs = Math.max(this.s.l2TrustFromMs, redisNow);
   }
 
   private onRegained(redisNow: number): void {
@@ -289,7 +317,10 @@ export class VersionedEngine implements Engine {
 
   private onRedisState(up: boolean): void {
     this.events.emit('redisState', { state: up ? 'up' : 'down' });
-    if (up) void this.publisher.replay();
+    if (up) {
+      void this.publisher.replay();
+      void this.lease?.beat(); // the bus may have come up first: renew now that commands go through
+    }
   }
 
   // ---------------------------------------------------------------- misc

@@ -20,7 +20,8 @@ export interface BusOptions {
  * ourselves on every 'ready' instead of relying on ioredis' autoResubscribe, so that the moment the
  * bus counts as up is exactly the moment messages can arrive again. Every drop is reported, so that
  * the engine stops trusting its L1 (messages published meanwhile are lost for good).
- * On a cluster, PUBLISH reaches every node's subscribers, so a subscription on any node is enough.
+ * On a cluster, PUBLISH reaches every node's subscribers, so a subscription on any node is enough
+ * (a message can still be lost on the cluster bus or while the subscriber moves: see below).
  */
 export class Bus {
   private readonly sub: RedisConnection;
@@ -35,11 +36,10 @@ export class Bus {
     this.sub.on('ready', () => this.subscribe());
     this.sub.on('close', () => this.setUp(false));
     this.sub.on('end', () => this.setUp(false));
-    // A cluster moves its subscriber connection to another node when that one fails: messages
-    // published meanwhile are lost, so the bus is down until it is back (and trust comes back only
-    // with a heartbeat heard through it, see coherence/lease.ts).
-    this.sub.on('-subscriber', () => this.setUp(false));
-    this.sub.on('+subscriber', () => this.subscribe());
+    // On a cluster, ioredis moves the subscriber to another node when its node fails, resubscribes by
+    // itself and emits nothing for a classic subscription ('-subscriber' / '+subscriber' are for
+    // sharded ones): messages published meanwhile are lost without the bus ever being down. The
+    // inbox's numbering tells instead (see the engine's onInbox).
     this.sub.on('error', (err: Error) => o.log.debug({ err: err.message }, 'cache bus connection error'));
   }
 

@@ -25,6 +25,9 @@ export interface LeaseOptions {
   onLapsed: () => void;
 }
 
+/** How soon a failed renewal is tried again (at most a third of the lease, the normal period). */
+const RETRY_MS = 100;
+
 /**
  * The instance lease (docs/cache-engine.md has the protocol and why it is safe).
  *
@@ -37,6 +40,7 @@ export class Lease {
   /** performance.now() deadline; 0 while the bus is down. Read on the hit path. */
   trustUntil = 0;
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private beating = false;
   private wasCoherent = false;
   private readonly prefix: string;
@@ -59,7 +63,9 @@ export class Lease {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     this.timer = undefined;
+    this.retry = undefined;
     this.trustUntil = 0;
   }
 
@@ -82,9 +88,22 @@ export class Lease {
       this.offset = redisNow - performance.now();
     } catch (err) {
       this.o.log.debug({ err: String(err) }, 'cache lease renewal failed');
+      // Once more soon rather than at the next tick: a renewal refused in a passing moment (the command
+      // connection not ready yet while the bus is, a slot moving) would otherwise cost a third of a
+      // lease without trust, and a long lease's first renewal a third of it before ready().
+      this.retrySoon();
     } finally {
       this.beating = false;
     }
+  }
+
+  private retrySoon(): void {
+    if (this.retry !== undefined || this.timer === undefined) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.beat();
+    }, Math.min(RETRY_MS, Math.floor(this.o.leaseMs / 3)));
+    this.retry.unref();
   }
 
   /**

@@ -98,7 +98,9 @@ export class Publisher {
       // every write would cost more CPU than its bytes are worth; loads store what they read deflated.
       data: packValue(w.bytes ?? TOMBSTONE, 0),
     }));
-    const since = l2.unreachableSince;
+    // The coordination slot is where every lease is renewed: unreachable for longer than a lease, nobody
+    // can trust L1 any more (on a cluster, another node's failure says nothing about that).
+    const since = l2.coordinationUnreachableSince;
     if (since !== undefined && performance.now() > since + s.o.leaseMs + s.o.redisTimeoutMs) {
       this.degrade(installs, opts.journal !== undefined);
       s.emitApplied(applied, 'local', note, undefined, messageId);
@@ -110,8 +112,8 @@ export class Publisher {
     const message = encodeUpdates(this.instanceId, messageId, stamp, busWires, note);
     const waiter = s.o.mode === 'fresh' ? this.acks.expect(messageId) : undefined;
     const [installed, reply] = await Promise.all([
-      this.withRetry('install', () => Promise.all(installs.map((i) => l2.install(i.key, i.version, i.t, s.o.ttlMs, i.data, 'write')))),
-      this.withRetry('broadcast', () => l2.broadcast(this.instanceId, message, opts.journal, s.o.journalRetentionMs)),
+      this.withRetry('install', 'pieces', () => Promise.all(installs.map((i) => l2.install(i.key, i.version, i.t, s.o.ttlMs, i.data, 'write')))),
+      this.withRetry('broadcast', 'coordination', () => l2.broadcast(this.instanceId, message, opts.journal, s.o.journalRetentionMs)),
     ]);
     if (installed !== undefined) {
       for (const i of installs) {
@@ -119,18 +121,22 @@ export class Publisher {
         s.n.l2Values++;
       }
     }
-    if (installed === undefined || reply === undefined) {
+    if (reply === undefined) {
       waiter?.cancel();
-      this.degrade(installed === undefined ? installs : [], opts.journal !== undefined && reply === undefined);
-      s.emitApplied(applied, 'local', note, reply?.position || undefined, messageId);
+      this.degrade(installed === undefined ? installs : [], opts.journal !== undefined);
+      s.emitApplied(applied, 'local', note, undefined, messageId);
       s.events.emit('settled', { messageId });
-      return report({ degraded: true, position: reply?.position || undefined });
+      return report({ degraded: true });
     }
+    // The broadcast went out but a piece's node did not take its install (a cluster master lost): the
+    // other instances still have the message and are waited for as always; only Redis is owed it.
+    if (installed === undefined) this.degrade(installs, false);
+    const degraded = installed === undefined;
     const position = reply.position || undefined;
     s.emitApplied(applied, 'local', note, position, messageId);
     if (waiter === undefined) {
       s.events.emit('settled', { messageId });
-      return report({ position });
+      return report({ position, degraded });
     }
 
     const replyAt = performance.now();
@@ -147,7 +153,7 @@ export class Publisher {
     if (reply.settle) {
       l2.broadcast(this.instanceId, encodeControl('S', this.instanceId, messageId), undefined, s.o.journalRetentionMs).catch(() => undefined);
     }
-    return report({ position, acks: out.acks, waitedForLeaseMs: out.waitedForLeaseMs });
+    return report({ position, acks: out.acks, waitedForLeaseMs: out.waitedForLeaseMs, degraded });
   }
 
   /** Clear everywhere: every live instance flushes and acknowledges (waited for as a write is). */
@@ -156,7 +162,7 @@ export class Publisher {
     if (l2 === undefined) return true;
     const messageId = `${this.instanceId}:${++this.seq}`;
     const waiter = this.s.o.mode === 'fresh' ? this.acks.expect(messageId) : undefined;
-    const reply = await this.withRetry('clear', () => l2.broadcast(this.instanceId, encodeControl('C', this.instanceId, messageId), undefined, this.s.o.journalRetentionMs));
+    const reply = await this.withRetry('clear', 'coordination', () => l2.broadcast(this.instanceId, encodeControl('C', this.instanceId, messageId), undefined, this.s.o.journalRetentionMs));
     if (reply === undefined) {
       waiter?.cancel();
       return false;
@@ -188,7 +194,7 @@ export class Publisher {
    * is raced against what is left of that window: otherwise it would get a whole lease of its own, and
    * the first writes of an outage would wait two windows instead of one.
    */
-  private async withRetry<T>(op: string, fn: () => Promise<T>): Promise<T | undefined> {
+  private async withRetry<T>(op: string, target: Target, fn: () => Promise<T>): Promise<T | undefined> {
     const s = this.s;
     let firstFailure: number | undefined;
     let delay = 5;
@@ -201,7 +207,7 @@ export class Publisher {
       try {
         const attempt = fn();
         if (firstFailure === undefined) return await attempt;
-        const out = await raceDeadline(attempt, this.deadline(firstFailure));
+        const out = await raceDeadline(attempt, this.deadline(firstFailure, target));
         if (out === WINDOW_OVER) return giveUp(new Error('redis unavailable: the outage window passed during a retry'));
         return out;
       } catch (err) {
@@ -213,7 +219,7 @@ export class Publisher {
         }
         const now = performance.now();
         firstFailure ??= now;
-        const deadline = this.deadline(firstFailure);
+        const deadline = this.deadline(firstFailure, target);
         if (now >= deadline || s.closed) return giveUp(err);
         await new Promise((r) => setTimeout(r, Math.min(delay, deadline - now)));
         delay = Math.min(delay * 2, 100);
@@ -221,10 +227,16 @@ export class Publisher {
     }
   }
 
-  /** The end of an outage's window: from Redis' first unanswered moment, a lease and a timeout. */
-  private deadline(firstFailure: number): number {
+  /**
+   * The end of an outage's window: from the first moment the call's target was seen unanswering, a
+   * lease and a timeout. The coordination slot's own record is the one that bounds everyone's lease;
+   * a piece's install has no lease to wait out (the broadcast carries the write to the instances), so on
+   * a cluster it counts from its own first failure only.
+   */
+  private deadline(firstFailure: number, target: Target): number {
     const s = this.s;
-    return Math.min(firstFailure, s.l2?.unreachableSince ?? firstFailure) + s.o.leaseMs + s.o.redisTimeoutMs;
+    const since = target === 'coordination' ? s.l2?.coordinationUnreachableSince : s.l2?.isClusterClient ? undefined : s.l2?.unreachableSince;
+    return Math.min(firstFailure, since ?? firstFailure) + s.o.leaseMs + s.o.redisTimeoutMs;
   }
 
   scheduleReplay(): void {
@@ -266,6 +278,9 @@ export class Publisher {
     if (this.timer) clearTimeout(this.timer);
   }
 }
+
+/** What a retried call addresses: the coordination slot (broadcast, clear) or the pieces' slots. */
+type Target = 'coordination' | 'pieces';
 
 const WINDOW_OVER = Symbol('window over');
 

@@ -1,6 +1,7 @@
 /**
- * What one instance sends the others through their inboxes. The broadcast script prefixes every
- * message with its journal position and a newline (see remote/scripts.ts); the body is one of:
+ * What one instance sends the others through their inboxes. Every message a script publishes starts
+ * with `#<seq>:<redis now>;` (the inbox's own count, see remote/scripts.ts and decodeSequenced); the
+ * broadcast script then prefixes it with its journal position and a newline; the body is one of:
  *
  *   U<header JSON>\n<value bytes...><note bytes>   a write's new versions
  *        header: { o: origin instance, m: message id, t: stamp, u: [[kind, id, version, length], ...], n: note length }
@@ -49,6 +50,23 @@ export function encodeUpdates(origin: string, id: string, stamp: number, updates
 
 export function encodeControl(t: 'C' | 'S', origin: string, id: string): Buffer {
   return Buffer.from(`${t}${JSON.stringify({ o: origin, m: id })}`);
+}
+
+/** `#<seq>:<redis now>;<rest>`: the inbox's message number, when it was published, and the message. */
+export interface Sequenced {
+  seq: number;
+  redisNow: number;
+  rest: Buffer;
+}
+
+/** Undefined when `raw` has no well-formed sequence header (an ack, published without one, or junk). */
+export function decodeSequenced(raw: Buffer): Sequenced | undefined {
+  if (raw[0] !== 0x23 /* # */) return undefined;
+  const end = raw.indexOf(0x3b /* ; */);
+  if (end < 0 || end > 40) return undefined;
+  const [seq, now] = raw.toString('latin1', 1, end).split(':').map(Number);
+  if (!Number.isSafeInteger(seq) || !Number.isFinite(now)) return undefined;
+  return { seq: seq!, redisNow: now!, rest: raw.subarray(end + 1) };
 }
 
 /** Another instance's message (with its position prefix); undefined for anything malformed. */

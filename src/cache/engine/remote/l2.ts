@@ -89,16 +89,20 @@ export class RedisL2 {
   readonly journalKey: string;
   readonly journalMetaKey: string;
   readonly settlersKey: string;
+  readonly seqKey: string;
   readonly inboxPrefix: string;
   private readonly ns: string;
   private readonly deadlines: Deadlines;
   private readonly writeDeadlines: Deadlines;
   private readonly lateReplies: Deadlines;
+  private readonly silentWrites: Deadlines;
   private connected = false;
   private lastUp = false;
   private lastErrorLog = 0;
   private lastReplyAt = -Infinity;
   private unreachable: number | undefined;
+  private coordUnreachable: number | undefined;
+  readonly isClusterClient: boolean;
 
   constructor(private readonly o: RedisL2Options) {
     this.ns = o.namespace;
@@ -106,10 +110,12 @@ export class RedisL2 {
     this.journalKey = `${o.namespace}:{coord}:journal`;
     this.journalMetaKey = `${o.namespace}:{coord}:jmeta`;
     this.settlersKey = `${o.namespace}:{coord}:settlers`;
+    this.seqKey = `${o.namespace}:{coord}:seq`;
     this.inboxPrefix = `${o.namespace}:inbox:`;
     this.deadlines = new Deadlines(o.timeoutMs, TIMED_OUT);
     this.writeDeadlines = new Deadlines(o.writeTimeoutMs, TIMED_OUT);
     this.lateReplies = new Deadlines(LATE_REPLY_TIMEOUTS * o.timeoutMs, SILENT);
+    this.silentWrites = new Deadlines((1 + LATE_REPLY_TIMEOUTS) * o.timeoutMs, SILENT);
     this.breaker = new Breaker(
       o.breakerThreshold,
       o.breakerCooldownMs,
@@ -119,6 +125,7 @@ export class RedisL2 {
       },
       () => this.refresh(),
     );
+    this.isClusterClient = 'cluster' in o.target;
     this.cmd = defineScripts(
       connect(o.target, {
         ...clientOptions(o.connectionName),
@@ -149,11 +156,23 @@ export class RedisL2 {
   }
 
   /**
-   * Since when (performance.now()) Redis has answered nothing at all, or undefined while it answers.
-   * A writer that finds it unreachable for longer than a lease need not wait for anyone (see publisher).
+   * Since when (performance.now(), the moment it was *observed*) Redis has answered nothing at all,
+   * or undefined while it answers. On a cluster, a reply of any node clears it: it says nothing about
+   * one node in particular (see coordinationUnreachableSince).
    */
   get unreachableSince(): number | undefined {
     return this.unreachable;
+  }
+
+  /**
+   * Since when the coordination slot (registry, journal, heartbeats) has answered nothing, observed
+   * as above. Every instance's lease is renewed there and only there, so from the moment it stopped
+   * answering nobody can renew: a writer that finds it unreachable for longer than a lease need not
+   * wait for anyone (see coherence/publisher.ts). On one server it is the server; on a cluster, only
+   * calls to that slot set and clear it (another node's replies prove nothing about that master).
+   */
+  get coordinationUnreachableSince(): number | undefined {
+    return this.isClusterClient ? this.coordUnreachable : this.unreachable;
   }
 
   pieceKey(kind: string, id: string): string {
@@ -167,18 +186,27 @@ export class RedisL2 {
    * replay, a journal reset) is not given up after the read timeout: its late reply still completes
    * the write, whereas a retry of a broadcast that Redis has queued would journal and send it twice.
    */
-  async call<T>(fn: (r: RedisConnection) => Promise<T>, kind: CallKind = 'read'): Promise<T> {
+  async call<T>(fn: (r: RedisConnection) => Promise<T>, kind: CallKind = 'read', coord = false): Promise<T> {
     const sentAt = performance.now();
     if (!this.connected || this.cmd.status !== 'ready') {
       this.unreachable ??= sentAt;
+      this.coordUnreachable ??= sentAt;
       throw NOT_CONNECTED;
     }
     if (kind === 'read' && !this.breaker.allow()) throw BREAKER_OPEN;
     const raw = fn(this.cmd);
     // Any reply, even one that comes after its deadline, or an error reply, proves Redis alive.
-    raw.then(this.onReply, (err: unknown) => {
-      if (isReplyError(err)) this.onReply();
+    const replied = coord ? this.onCoordReply : this.onReply;
+    raw.then(replied, (err: unknown) => {
+      if (isReplyError(err)) replied();
     });
+    // A write call waits a lease for its reply, but Redis' silence is seen as soon as a read's would
+    // be: the outage window (coherence/publisher.ts) counts from that moment, not from the timeout.
+    if (kind === 'write') {
+      this.silentWrites.track(raw).catch((err: unknown) => {
+        if (err === SILENT) this.noReplySince(sentAt, false, coord);
+      });
+    }
     try {
       return await (kind === 'write' ? this.writeDeadlines : this.deadlines).track(raw);
     } catch (err) {
@@ -188,27 +216,39 @@ export class RedisL2 {
         if (isCluster(this.cmd)) this.cmd.refreshSlotsCache();
         throw MOVING;
       }
-      if (err !== TIMED_OUT || kind === 'write') this.noReplySince(sentAt, err !== TIMED_OUT);
+      if (err !== TIMED_OUT || kind === 'write') this.noReplySince(sentAt, err !== TIMED_OUT, coord);
       else {
         this.lateReplies.track(raw).catch((late: unknown) => {
-          if (!isReplyError(late)) this.noReplySince(sentAt, false);
+          if (!isReplyError(late)) this.noReplySince(sentAt, false, coord);
         });
       }
       throw err;
     }
   }
 
-  /** A call sent at `sentAt` failed (`always`) or got no reply: counted unless Redis answered meanwhile. */
-  private noReplySince(sentAt: number, always: boolean): void {
+  /**
+   * A call sent at `sentAt` failed (`always`) or got no reply: counted unless Redis answered meanwhile.
+   * Unreachable from *now*, when it is seen, not from `sentAt`: a call may have waited in our own
+   * socket buffer (behind a slow pipeline, an event loop at 0.99) while Redis still ran other
+   * instances' renewals. A window counted from `sentAt` could close before their leases do.
+   */
+  private noReplySince(sentAt: number, always: boolean, coord: boolean): void {
     if (!always && this.lastReplyAt > sentAt) return;
     this.breaker.failure();
-    this.unreachable ??= sentAt;
+    const now = performance.now();
+    this.unreachable ??= now;
+    if (coord) this.coordUnreachable ??= now;
   }
 
   private readonly onReply = (): void => {
     this.lastReplyAt = performance.now();
     this.unreachable = undefined;
     this.breaker.success();
+  };
+
+  private readonly onCoordReply = (): void => {
+    this.onReply();
+    this.coordUnreachable = undefined;
   };
 
   async readMany(keys: readonly string[]): Promise<Array<StoredPiece | null>> {
@@ -225,7 +265,7 @@ export class RedisL2 {
   }
 
   async renew(id: string, leaseMs: number, inbox: string, payload: string, settles: boolean): Promise<number> {
-    return Number(await this.call((r) => r.cgRenew(this.registryKey, this.settlersKey, id, leaseMs, inbox, payload, settles ? '1' : '0')));
+    return Number(await this.call((r) => r.cgRenew(this.registryKey, this.settlersKey, this.seqKey, id, leaseMs, inbox, payload, settles ? '1' : '0'), 'read', true));
   }
 
   async broadcast(sender: string, message: Buffer, note: Buffer | undefined, retentionMs: number): Promise<BroadcastReply> {
@@ -236,6 +276,7 @@ export class RedisL2 {
           this.journalKey,
           this.journalMetaKey,
           this.settlersKey,
+          this.seqKey,
           this.inboxPrefix,
           sender,
           message,
@@ -244,6 +285,7 @@ export class RedisL2 {
           retentionMs,
         ),
       'write',
+      true,
     );
     const live = new Map<string, number>();
     for (let i = 3; i + 1 < reply.length; i += 2) live.set(String(reply[i]), Number(reply[i + 1]));
@@ -255,7 +297,7 @@ export class RedisL2 {
    * would rather wait than start over, and a slow Redis is not an outage (see call()).
    */
   async journalHead(): Promise<string> {
-    return String(await this.call((r) => r.cgJournalHead(this.journalKey, this.journalMetaKey), 'write'));
+    return String(await this.call((r) => r.cgJournalHead(this.journalKey, this.journalMetaKey), 'write', true));
   }
 
   /**
@@ -263,7 +305,7 @@ export class RedisL2 {
    * differs or notes may have been trimmed.
    */
   async journalRead(epoch: string, after: string, count: number, rewindMs: number): Promise<Array<{ id: string; note: Buffer }> | undefined> {
-    const reply = await this.call((r) => r.cgJournalReadBuffer(this.journalKey, this.journalMetaKey, epoch, after, count, rewindMs), 'write');
+    const reply = await this.call((r) => r.cgJournalReadBuffer(this.journalKey, this.journalMetaKey, epoch, after, count, rewindMs), 'write', true);
     if (Number(reply[0]) !== 1) return undefined;
     const out: Array<{ id: string; note: Buffer }> = [];
     for (let i = 1; i + 1 < reply.length; i += 2) out.push({ id: String(reply[i]), note: reply[i + 1] as Buffer });
@@ -271,7 +313,7 @@ export class RedisL2 {
   }
 
   async journalReset(): Promise<void> {
-    await this.call((r) => r.cgJournalReset(this.journalMetaKey), 'write');
+    await this.call((r) => r.cgJournalReset(this.journalMetaKey), 'write', true);
   }
 
   async publish(channel: string, message: string | Buffer): Promise<void> {
@@ -279,7 +321,7 @@ export class RedisL2 {
   }
 
   async unregister(id: string): Promise<void> {
-    await this.call((r) => r.zrem(this.registryKey, id), 'essential');
+    await this.call((r) => r.zrem(this.registryKey, id), 'essential', true);
   }
 
   /**

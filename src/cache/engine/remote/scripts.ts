@@ -11,6 +11,7 @@ import type { RedisConnection } from './client.js';
  *   ${ns}:{coord}:settlers     sorted set instanceId -> expiry: live instances that want to hear when a
  *                              write has been applied everywhere (they push to clients, see publisher.ts)
  *   ${ns}:{coord}:journal      stream of notes (field n), trimmed by age
+ *   ${ns}:{coord}:seq          hash  instanceId -> number of the last message published to its inbox
  *   ${ns}:{coord}:jmeta        hash  epoch = journal epoch (made from the clock when the hash is missing;
  *                              a clear or an unjournaled write starts a new one), floor = id of the
  *                              newest note trimmed (a position before it may have missed notes),
@@ -18,7 +19,10 @@ import type { RedisConnection } from './client.js';
  * Channels (not bound to slots): ${ns}:inbox:<instanceId>, one per instance: other instances' writes
  * and clears, acks of its own writes, its lease heartbeats. A write is published to each live
  * instance's inbox but the writer's (one PUBLISH each, inside the script): the writer never receives
- * its own messages.
+ * its own messages. Every message a script publishes starts with `#<seq>:<redis now>;`, seq counting
+ * that inbox's messages one by one: a subscriber that sees a number skipped knows it missed one (on a
+ * cluster, PUBLISH crosses the cluster bus, and ioredis moves a subscriber whose node failed to
+ * another node without telling: what was published meanwhile is lost while heartbeats go on).
  *
  * Reads are plain HMGETs, not scripts: a value passed through Lua costs Redis many times what a plain
  * read does, and the read path is the one that must scale.
@@ -65,26 +69,30 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
 /**
- * RENEW registry settlers | id leaseMs inbox payload settles: the lease (ZADD expiry = now + lease)
- * and its heartbeat (PUBLISH to our own inbox), atomically: whatever expiry a writer reads, the
- * heartbeat that proves our bus alive after it comes later on our subscription (see
+ * RENEW registry settlers seq | id leaseMs inbox payload settles: the lease (ZADD expiry = now +
+ * lease) and its heartbeat (PUBLISH to our own inbox, numbered), atomically: whatever expiry a writer
+ * reads, the heartbeat that proves our bus alive after it comes later on our subscription (see
  * coherence/lease.ts). `settles` '1': we want settlement messages (kept as long as the lease).
  * Prunes instances gone for a minute. Returns Redis now.
  */
 const RENEW = `${PRELUDE}
 local now = nowms()
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - 60000)) do
+  redis.call('ZREM', KEYS[1], gone)
+  redis.call('HDEL', KEYS[3], gone)
+end
 if ARGV[5] == '1' then
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
 else
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[4] .. ':' .. now)
+local seq = redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+redis.call('PUBLISH', ARGV[3], '#' .. seq .. ':' .. now .. ';' .. ARGV[4] .. ':' .. now)
 return now`;
 
 /**
- * BROADCAST registry journal jmeta settlers | prefix sender message journal? note retentionMs:
+ * BROADCAST registry journal jmeta settlers seq | prefix sender message journal? note retentionMs:
  * journals the note (XADD; at most once a second, the notes older than retentionMs are dropped and the
  * newest dropped one becomes the floor), publishes `<position>\\n<message>` to the inbox (prefix .. id)
  * of every live instance but the sender, and returns {now, position, settle, id1, expiry1, ...}:
@@ -121,7 +129,8 @@ local out = {now, pos, settle}
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'WITHSCORES')
 for i = 1, #live, 2 do
   if live[i] ~= ARGV[2] then
-    redis.call('PUBLISH', ARGV[1] .. live[i], payload)
+    local seq = redis.call('HINCRBY', KEYS[5], live[i], 1)
+    redis.call('PUBLISH', ARGV[1] .. live[i], '#' .. seq .. ':' .. now .. ';' .. payload)
     out[#out + 1] = live[i]
     out[#out + 1] = live[i + 1]
   end
@@ -180,12 +189,13 @@ return redis.call('HINCRBY', KEYS[1], 'epoch', 1)`;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     cgInstall(key: string, version: string, t: string, ttlMs: number, data: Buffer): Result<number, Context>;
-    cgRenew(registry: string, settlers: string, id: string, leaseMs: number, inbox: string, payload: string, settles: '0' | '1'): Result<number, Context>;
+    cgRenew(registry: string, settlers: string, seq: string, id: string, leaseMs: number, inbox: string, payload: string, settles: '0' | '1'): Result<number, Context>;
     cgBroadcast(
       registry: string,
       journal: string,
       jmeta: string,
       settlers: string,
+      seq: string,
       inboxPrefix: string,
       sender: string,
       message: Buffer,
@@ -202,8 +212,8 @@ declare module 'ioredis' {
 
 export function defineScripts<C extends RedisConnection>(r: C): C {
   r.defineCommand('cgInstall', { numberOfKeys: 1, lua: INSTALL });
-  r.defineCommand('cgRenew', { numberOfKeys: 2, lua: RENEW });
-  r.defineCommand('cgBroadcast', { numberOfKeys: 4, lua: BROADCAST });
+  r.defineCommand('cgRenew', { numberOfKeys: 3, lua: RENEW });
+  r.defineCommand('cgBroadcast', { numberOfKeys: 5, lua: BROADCAST });
   r.defineCommand('cgJournalHead', { numberOfKeys: 2, lua: JOURNAL_HEAD });
   r.defineCommand('cgJournalRead', { numberOfKeys: 2, lua: JOURNAL_READ });
   r.defineCommand('cgJournalReset', { numberOfKeys: 1, lua: JOURNAL_RESET });
