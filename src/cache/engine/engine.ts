@@ -218,16 +218,26 @@ export class VersionedEngine implements Engine {
       // now, while a later write of the same pieces may still be queued for replay. Its versions are
       // kept as floors (nothing older is stored), its values are not served.
       const late = m.stamp < this.s.l2TrustFromMs;
-      const heard = this.events.has('applied');
+      const l1 = this.s.l1;
       for (const u of m.updates) {
         if (!this.o.kinds[u.kind]) continue;
         // Kept as received and decoded when first read (see local/l1.ts); a copy, since the message's
         // buffer would otherwise stay alive with it.
         const raw = u.bytes !== undefined && !late ? Buffer.from(u.bytes) : undefined;
         this.s.apply(u.kind, u.id, u.version, undefined, u.bytes?.length ?? 0, raw);
-        const held = heard && raw !== undefined ? this.s.l1.get(pieceKey(u.kind, u.id)) : undefined;
-        const value = held?.version === u.version ? held.value : undefined;
-        applied.push({ kind: u.kind, id: u.id, version: u.version, value });
+        const { kind, id, version } = u;
+        // Decoded only if a listener reads it (a push to a connected member does; most writes concern
+        // nobody connected here, and decoding each received piece cost more than the rest of applying it).
+        applied.push({
+          kind,
+          id,
+          version,
+          get value(): unknown {
+            if (raw === undefined) return undefined;
+            const held = l1.get(pieceKey(kind, id));
+            return held?.version === version ? held.value : undefined;
+          },
+        });
       }
       this.s.n.received += applied.length;
       this.s.emitApplied(applied, 'remote', m.note, m.position || undefined, m.id);
