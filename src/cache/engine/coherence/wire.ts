@@ -62,11 +62,16 @@ export interface Sequenced {
 /** Undefined when `raw` has no well-formed sequence header (an ack, published without one, or junk). */
 export function decodeSequenced(raw: Buffer): Sequenced | undefined {
   if (raw[0] !== 0x23 /* # */) return undefined;
-  const end = raw.indexOf(0x3b /* ; */);
-  if (end < 0 || end > 40) return undefined;
-  const [seq, now] = raw.toString('latin1', 1, end).split(':').map(Number);
-  if (!Number.isSafeInteger(seq) || !Number.isFinite(now)) return undefined;
-  return { seq: seq!, redisNow: now!, rest: raw.subarray(end + 1) };
+  // Digits read in place: this runs for every message an instance receives.
+  let i = 1;
+  let seq = 0;
+  for (; i < raw.length && raw[i]! >= 0x30 && raw[i]! <= 0x39; i++) seq = seq * 10 + raw[i]! - 0x30;
+  if (i === 1 || raw[i] !== 0x3a /* : */) return undefined;
+  const from = ++i;
+  let now = 0;
+  for (; i < raw.length && raw[i]! >= 0x30 && raw[i]! <= 0x39; i++) now = now * 10 + raw[i]! - 0x30;
+  if (i === from || raw[i] !== 0x3b /* ; */ || !Number.isSafeInteger(seq) || !Number.isSafeInteger(now)) return undefined;
+  return { seq, redisNow: now, rest: raw.subarray(i + 1) };
 }
 
 /** Another instance's message (with its position prefix); undefined for anything malformed. */
