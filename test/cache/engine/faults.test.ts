@@ -156,6 +156,39 @@ describe('cache engine when Redis fails', () => {
     expect(await storedPiece(plain, namespace, 'p')).toMatchObject({ v: 1 });
   });
 
+  it('Redis back for one instance before another has noticed: a write the late one answers without telling anyone is still not served stale, because trust returns only a moment after the first heartbeat', async () => {
+    const { redis } = await own.start();
+    const proxy = await TcpProxy.start(redis.port);
+    own.cleanup(() => proxy.close());
+    const namespace = uniqueNamespace();
+    const opts = { namespace, leaseMs: LEASE, redisTimeoutMs: TIMEOUT, ackTimeoutMs: ACK_TIMEOUT };
+    const a = engines.make({ ...opts, name: 'a', redisUrl: proxy.redisUrl }); // the one that notices late
+    const b = engines.make({ ...opts, name: 'b', redisUrl: redis.url });
+    await Promise.all([a.ready(), b.ready()]);
+    const db = new Source();
+    db.set('p', 1, 'v1');
+
+    // An outage long enough for a's window to pass: a now answers writes at once, telling nobody.
+    redis.pause();
+    await sleep(2 * LEASE); // the silence is seen within a renewal period and a timeout's grace, then a window
+    expect(b.coherent()).toBe(false);
+    // Redis comes back, but a does not see it yet (its path to Redis still hangs).
+    proxy.pause();
+    redis.resume();
+    await sleep(250); // b's renewals (retried every 100 ms) have been heard back by now
+    // b reads p meanwhile: version 1 from the source.
+    expect((await readOne(b, 'p', db.loader))?.slice(0, 2)).toEqual([1, 'v1']);
+    const w = await db.write(a, 'p', 2, 'v2');
+    expect(w).toMatchObject({ degraded: true, acks: 0 });
+    expect(w.ms).toBeLessThan(LEASE / 4); // answered at once: a broadcast nothing
+    proxy.resume(); // a notices Redis at its next renewal and replays
+
+    await waitFor(() => a.coherent() && b.coherent(), 5000, 'both coherent again');
+    // Version 1, read while b was rejoining, was not kept: b serves the write a answered.
+    expect((await readOne(b, 'p', db.loader))?.slice(0, 2)).toEqual([2, 'v2']);
+    expect(peekOne(b, 'p')).toEqual([2, 'v2']);
+  });
+
   it('a Redis that is not there: ready() rejects, every read loads, a write degrades after a lease', async () => {
     const e = engines.make({ redisUrl: `redis://127.0.0.1:${await freePort()}`, leaseMs: 300, redisTimeoutMs: TIMEOUT });
     await expect(e.ready(300)).rejects.toThrow(/not coherent/);

@@ -27,6 +27,8 @@ export interface LeaseOptions {
 
 /** How soon a failed renewal is tried again (at most a third of the lease, the normal period). */
 const RETRY_MS = 100;
+/** How long after the first heartbeat heard past a lapse trust waits (see rejoined()). */
+const REJOIN_SETTLE_MS = 4 * RETRY_MS;
 
 /**
  * The instance lease (docs/cache-engine.md has the protocol and why it is safe).
@@ -43,6 +45,10 @@ export class Lease {
   private retry: NodeJS.Timeout | undefined;
   private beating = false;
   private wasCoherent = false;
+  private everTrusted = false;
+  /** When the first heartbeat since trust lapsed was heard: trust comes back with a later one (onEcho). */
+  private rejoinFrom: number | undefined;
+  private rejoinTimer: NodeJS.Timeout | undefined;
   private readonly prefix: string;
   /** Redis TIME minus performance.now(), never more than the truth (see redisTimeAt). */
   private offset: number | undefined;
@@ -64,6 +70,7 @@ export class Lease {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     if (this.retry) clearTimeout(this.retry);
+    if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
     this.timer = undefined;
     this.retry = undefined;
     this.trustUntil = 0;
@@ -72,6 +79,7 @@ export class Lease {
   /** The bus dropped: messages may be lost from now on, so trust ends now. */
   busDown(): void {
     this.trustUntil = 0;
+    this.rejoinFrom = undefined;
     this.checkLapse();
   }
 
@@ -124,9 +132,41 @@ export class Lease {
     const until = sentAt + this.o.leaseMs - this.o.marginMs;
     // A heartbeat delayed past its own trust period (e.g. queued in a paused Redis) proves nothing useful.
     if (sentAt > now || until <= now || !this.o.busUp()) return;
-    if (now >= this.trustUntil) this.o.onRegained(redisNow);
+    if (now >= this.trustUntil) {
+      if (this.everTrusted && !this.rejoined(sentAt, now)) return;
+      this.o.onRegained(redisNow);
+    }
     if (until > this.trustUntil) this.trustUntil = until;
     this.wasCoherent = true;
+    this.everTrusted = true;
+  }
+
+  /**
+   * Back after a lapse, trust returns with a heartbeat *sent* a moment after the first one was heard,
+   * not with that first one (nor with renewals a paused Redis queued and now answers in a burst). Redis coming back is not seen by every instance at once: one whose own
+   * connection or breaker has not noticed yet still finds the coordination slot unreachable for more
+   * than a lease, and answers its writes without telling anyone (coherence/publisher.ts). Its renewals
+   * are retried every RETRY_MS; by the second heartbeat it has renewed, and writes it answered before
+   * that committed before this instance's flush, so loads after it see them. (It shrinks that race
+   * to an instance that cannot reach Redis for longer than the settling time while this one can: the
+   * partition limit of docs/cache-engine.md.)
+   */
+  private rejoined(sentAt: number, now: number): boolean {
+    const settle = Math.min(REJOIN_SETTLE_MS, Math.floor(this.o.leaseMs / 3));
+    if (this.rejoinFrom === undefined || now > this.rejoinFrom + this.o.leaseMs) {
+      this.rejoinFrom = now;
+      if (this.rejoinTimer === undefined && this.timer !== undefined) {
+        this.rejoinTimer = setTimeout(() => {
+          this.rejoinTimer = undefined;
+          void this.beat();
+        }, settle);
+        this.rejoinTimer.unref();
+      }
+      return false;
+    }
+    if (sentAt < this.rejoinFrom + settle) return false;
+    this.rejoinFrom = undefined;
+    return true;
   }
 
   private checkLapse(): void {

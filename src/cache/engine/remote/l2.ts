@@ -28,7 +28,8 @@ const CLUSTER_IN_MOTION = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|LOADING|R
 
 /**
  * How a call goes through: 'read' (the breaker may refuse it), 'essential' (skips an open breaker:
- * acks, leaving the registry), 'write' (skips the breaker and waits for a late reply: see call()).
+ * acks, lease renewals (so that Redis coming back is seen at their pace, not the breaker's), leaving the
+ * registry), 'write' (skips the breaker and waits for a late reply: see call()).
  */
 export type CallKind = 'read' | 'essential' | 'write';
 
@@ -265,7 +266,7 @@ export class RedisL2 {
   }
 
   async renew(id: string, leaseMs: number, inbox: string, payload: string, settles: boolean): Promise<number> {
-    return Number(await this.call((r) => r.cgRenew(this.registryKey, this.settlersKey, this.seqKey, id, leaseMs, inbox, payload, settles ? '1' : '0'), 'read', true));
+    return Number(await this.call((r) => r.cgRenew(this.registryKey, this.settlersKey, this.seqKey, id, leaseMs, inbox, payload, settles ? '1' : '0'), 'essential', true));
   }
 
   async broadcast(sender: string, message: Buffer, note: Buffer | undefined, retentionMs: number): Promise<BroadcastReply> {
