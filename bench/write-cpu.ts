@@ -5,7 +5,7 @@
  * write` reports as a total, split so that a change can be aimed: A's main thread, A's V8 helper
  * threads (garbage collection, compilation), B, Redis, and user vs kernel time.
  *
- *   npm run bench:write-cpu -- [--posts 1500] [--profile DIR]
+ *   npm run bench:write-cpu -- [--posts 1500] [--members 2] [--profile DIR]
  *
  * --profile writes V8 CPU profiles of A and B (DIR/on-a, DIR/on-b, ...) and prints the monotonic-clock
  * window of the timed posts, to cut the profiles to it.
@@ -16,8 +16,9 @@ import { createDatabase } from '../support/postgres.js';
 import { RedisServer } from '../support/redis.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 
-const { values: args } = parseArgs({ options: { posts: { type: 'string', default: '1500' }, profile: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { posts: { type: 'string', default: '1500' }, members: { type: 'string', default: '2' }, profile: { type: 'string' } } });
 const N = Number(args.posts);
+const MEMBERS = Number(args.members);
 const BLOCK = 50;
 const LIST = '/api/v1/conversations';
 
@@ -71,15 +72,20 @@ try {
     return (r.body.data ?? r.body) as { token: string; user: { id: string } };
   };
   const alice = await register('alice');
-  const bob = await register('bob');
-  const conv = (await api.post(LIST, alice.token, { type: 'direct', memberIds: [bob.user.id] })).body.data.id as string;
+  const others = [];
+  for (let i = 1; i < MEMBERS; i++) others.push(await register(`m${i}x`));
+  const conv = (
+    MEMBERS === 2
+      ? await api.post(LIST, alice.token, { type: 'direct', memberIds: [others[0]!.user.id] })
+      : await api.post(LIST, alice.token, { type: 'group', title: `Bench ${MEMBERS}`, memberIds: others.map((o) => o.user.id) })
+  ).body.data.id as string;
   const post = async (g: GatewayProcess, i: number) => {
     const r = await g.api.post(`${LIST}/${conv}/messages`, alice.token, { content: `bench message ${i}` });
     if (r.status !== 201) throw new Error(`POST message: ${r.status}`);
   };
   for (const s of started) {
     for (let i = 0; i < 100; i++) await post(s.a, i); // warm-up (JIT)
-    for (const t of [alice.token, bob.token]) await s.b.api.get(LIST, t); // B holds both lists
+    for (const u of [alice, ...others]) await s.b.api.get(LIST, u.token); // B holds every member's list
   }
   interface Acc {
     aMain: number[];
@@ -116,7 +122,7 @@ try {
   const per = (x: number) => (x / N).toFixed(3);
   const total = (v: Acc) => v.aMain[0]! + v.aMain[1]! + v.aHelpers + v.bMain[0]! + v.bMain[1]! + v.bHelpers + v.redis[0]! + v.redis[1]!;
   const off = total(sum.get('off')!);
-  console.log(`## CPU ms per POST message (${N} posts per configuration, taking turns every ${BLOCK}; /proc, 10 ms ticks)`);
+  console.log(`## CPU ms per POST message, ${MEMBERS} members (${N} posts per configuration, taking turns every ${BLOCK}; /proc, 10 ms ticks)`);
   console.log('| configuration | p50 ms | A main user / sys | A helper threads | B main user / sys | B helper threads | Redis user / sys | total | ratio to off |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [key, v] of sum) {
