@@ -20,7 +20,8 @@ await serveGatewayChild(async (gw, config) => {
   bare.get('/api/v1/conversations', (req, reply) => {
     tokens.verify((req.headers.authorization ?? '').slice(7));
     reply.header('etag', etag).header('cache-control', cacheControl).header('x-cache', 'HIT-L1');
-    return reply.type('application/json; charset=utf-8').send(bytes);
+    // Not returned once sent, as the real route does not: Fastify would wait on the reply (a thenable).
+    reply.type('application/json; charset=utf-8').send(bytes);
   });
   return { bareUrl: await bare.listen({ host: '127.0.0.1', port: 0 }) };
 });

@@ -55,12 +55,17 @@ export function conversationRoutes(app: FastifyInstance, ctx: HttpContext): void
         response: { 200: ListResponse, 304: Type.Null(), ...errors(...AUTH_ERRORS) },
       },
     },
-    // Not async: a hit from process memory is answered without allocating a promise.
+    // Not async: a hit from process memory is answered without allocating a promise. Nor is the reply
+    // returned after it is sent: a FastifyReply is a thenable, and Fastify would wait on it (an
+    // end-of-stream listener set per request, ~2.6% of the hit path's CPU in a V8 profile).
     (req, reply) => {
       const uid = userId(req);
       const q = toListQuery(req.query);
       const hit = list.peek?.(uid, q);
-      if (hit) return sendListPage(reply, hit, req.headers['if-none-match'], req.headers['accept-encoding']);
+      if (hit) {
+        sendListPage(reply, hit, req.headers['if-none-match'], req.headers['accept-encoding']);
+        return;
+      }
       return list.page(uid, q).then((page) => sendListPage(reply, page, req.headers['if-none-match'], req.headers['accept-encoding']));
     },
   );
