@@ -10,11 +10,12 @@
  * --profile writes V8 CPU profiles of A and B (DIR/on-a, DIR/on-b, ...) and prints the monotonic-clock
  * window of the timed posts, to cut the profiles to it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createDatabase } from '../support/postgres.js';
 import { RedisServer } from '../support/redis.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { cpuTimesMs } from './lib/stats.js';
 
 const { values: args } = parseArgs({ options: { posts: { type: 'string', default: '1500' }, members: { type: 'string', default: '2' }, profile: { type: 'string' } } });
 const N = Number(args.posts);
@@ -22,18 +23,13 @@ const MEMBERS = Number(args.members);
 const BLOCK = 50;
 const LIST = '/api/v1/conversations';
 
-/** CPU ms (user, system) of each thread of a process, by thread id and name. */
+/** CPU ms (user, system) of each thread of a process, by thread id. */
 function threads(pid: number | undefined): Map<string, [number, number]> {
   const out = new Map<string, [number, number]>();
   if (pid === undefined) return out;
   for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const raw = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-      out.set(`${t}`, [Number(f[11]) * 10, Number(f[12]) * 10]);
-    } catch {
-      // the thread ended
-    }
+    const times = cpuTimesMs(`/proc/${pid}/task/${t}/stat`); // undefined: the thread ended
+    if (times !== undefined) out.set(t, times);
   }
   return out;
 }
@@ -96,7 +92,6 @@ try {
     lat: number[];
   }
   const sum = new Map<string, Acc>(started.map((s) => [s.key, { aMain: [0, 0], aHelpers: 0, bMain: [0, 0], bHelpers: 0, redis: [0, 0], lat: [] }]));
-  const window: string[] = [];
   const h0 = process.hrtime.bigint() / 1000n;
   for (let blk = 0; blk < N / BLOCK; blk++) {
     for (let k = 0; k < started.length; k++) {
@@ -118,7 +113,7 @@ try {
       acc.bHelpers += b1.helpers - b0.helpers;
     }
   }
-  window.push(`${h0} ${process.hrtime.bigint() / 1000n}`);
+  const window = `${h0} ${process.hrtime.bigint() / 1000n}`;
   const per = (x: number) => (x / N).toFixed(3);
   const total = (v: Acc) => v.aMain[0]! + v.aMain[1]! + v.aHelpers + v.bMain[0]! + v.bMain[1]! + v.bHelpers + v.redis[0]! + v.redis[1]!;
   const off = total(sum.get('off')!);
@@ -131,7 +126,7 @@ try {
       `| ${key} | ${lat[lat.length >> 1]!.toFixed(3)} | ${per(v.aMain[0]!)} / ${per(v.aMain[1]!)} | ${per(v.aHelpers)} | ${per(v.bMain[0]!)} / ${per(v.bMain[1]!)} | ${per(v.bHelpers)} | ${per(v.redis[0]!)} / ${per(v.redis[1]!)} | ${per(total(v))} | ${(total(v) / off).toFixed(3)} |`,
     );
   }
-  if (args.profile) console.log(`profile window (µs, monotonic): ${window.join(' ')}`);
+  if (args.profile) console.log(`profile window (µs, monotonic): ${window}`);
 } finally {
   for (const s of started) {
     await s.a.stop();

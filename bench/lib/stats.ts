@@ -74,9 +74,20 @@ export async function timeSequential(n: number, fn: (i: number) => Promise<unkno
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
 export function cpuMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
+  const t = cpuTimesMs(`/proc/${pid}/stat`);
+  return t === undefined ? undefined : t[0] + t[1];
+}
+
+/**
+ * [user, system] CPU ms from a /proc stat file: a process's (`/proc/<pid>/stat`) or one of its
+ * threads' (`/proc/<pid>/task/<tid>/stat`); undefined when it cannot be read (gone, not Linux).
+ */
+export function cpuTimesMs(statPath: string): [number, number] | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    const raw = readFileSync(statPath, 'utf8');
+    // After the command name, which is in parentheses and may hold spaces.
+    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    return [(Number(fields[11]) * 1000) / CLOCK_TICKS, (Number(fields[12]) * 1000) / CLOCK_TICKS];
   } catch {
     return undefined;
   }
