@@ -73,6 +73,7 @@ export class Lease {
     if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
     this.timer = undefined;
     this.retry = undefined;
+    this.rejoinTimer = undefined;
     this.trustUntil = 0;
   }
 
@@ -107,11 +108,17 @@ export class Lease {
 
   private retrySoon(): void {
     if (this.retry !== undefined || this.timer === undefined) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
+    this.retry = this.beatIn(Math.min(RETRY_MS, Math.floor(this.o.leaseMs / 3)), () => (this.retry = undefined));
+  }
+
+  /** One beat more, `ms` from now, besides the periodic ones; `fired` clears the caller's handle. */
+  private beatIn(ms: number, fired: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      fired();
       void this.beat();
-    }, Math.min(RETRY_MS, Math.floor(this.o.leaseMs / 3)));
-    this.retry.unref();
+    }, ms);
+    t.unref();
+    return t;
   }
 
   /**
@@ -143,8 +150,9 @@ export class Lease {
 
   /**
    * Back after a lapse, trust returns with a heartbeat *sent* a moment after the first one was heard,
-   * not with that first one (nor with renewals a paused Redis queued and now answers in a burst). Redis coming back is not seen by every instance at once: one whose own
-   * connection or breaker has not noticed yet still finds the coordination slot unreachable for more
+   * not with that first one (nor with renewals a paused Redis queued and now answers in a burst).
+   * Redis coming back is not seen by every instance at once: one whose own connection or breaker has
+   * not noticed yet still finds the coordination slot unreachable for more
    * than a lease, and answers its writes without telling anyone (coherence/publisher.ts). Its renewals
    * are retried every RETRY_MS; by the second heartbeat it has renewed, and writes it answered before
    * that committed before this instance's flush, so loads after it see them. (It shrinks that race
@@ -155,13 +163,7 @@ export class Lease {
     const settle = Math.min(REJOIN_SETTLE_MS, Math.floor(this.o.leaseMs / 3));
     if (this.rejoinFrom === undefined || now > this.rejoinFrom + this.o.leaseMs) {
       this.rejoinFrom = now;
-      if (this.rejoinTimer === undefined && this.timer !== undefined) {
-        this.rejoinTimer = setTimeout(() => {
-          this.rejoinTimer = undefined;
-          void this.beat();
-        }, settle);
-        this.rejoinTimer.unref();
-      }
+      if (this.rejoinTimer === undefined && this.timer !== undefined) this.rejoinTimer = this.beatIn(settle, () => (this.rejoinTimer = undefined));
       return false;
     }
     if (sentAt < this.rejoinFrom + settle) return false;
