@@ -235,7 +235,7 @@ export class Publisher {
    */
   private deadline(firstFailure: number, target: Target): number {
     const s = this.s;
-    const since = target === 'coordination' ? s.l2?.coordinationUnreachableSince : s.l2?.isClusterClient ? undefined : s.l2?.unreachableSince;
+    const since = target === 'coordination' ? s.l2?.coordinationUnreachableSince : s.l2?.piecesUnreachableSince;
     return Math.min(firstFailure, since ?? firstFailure) + s.o.leaseMs + s.o.redisTimeoutMs;
   }
 

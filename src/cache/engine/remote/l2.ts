@@ -103,7 +103,7 @@ export class RedisL2 {
   private lastReplyAt = -Infinity;
   private unreachable: number | undefined;
   private coordUnreachable: number | undefined;
-  readonly isClusterClient: boolean;
+  private readonly isClusterClient: boolean;
 
   constructor(private readonly o: RedisL2Options) {
     this.ns = o.namespace;
@@ -174,6 +174,15 @@ export class RedisL2 {
    */
   get coordinationUnreachableSince(): number | undefined {
     return this.isClusterClient ? this.coordUnreachable : this.unreachable;
+  }
+
+  /**
+   * What a write's install may take as Redis' first silence: on one server, the server's; on a
+   * cluster none (a failure seen may be another master's than the piece's), so an install counts
+   * from its own first failure.
+   */
+  get piecesUnreachableSince(): number | undefined {
+    return this.isClusterClient ? undefined : this.unreachable;
   }
 
   pieceKey(kind: string, id: string): string {
